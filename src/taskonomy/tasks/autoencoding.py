@@ -1,0 +1,19 @@
+"""autoencoding (2018: ``autoencoder``): H×W×3 image."""
+
+from taskonomy.tasks import register_task
+from taskonomy.tasks.spec import LabelSpec, TaskSpec
+
+AUTOENCODING = register_task(
+    TaskSpec(
+        name='autoencoding',
+        name_2018='autoencoder',
+        family='2D',
+        views=1,
+        output='H×W×3 image',
+        loss='L1',
+        role='task',
+        label=LabelSpec(shape=(3, 'H', 'W'), dtype='float32', low=0, high=1, masked=False),
+        input='rgb',
+        notes='',
+    )
+)

@@ -1,0 +1,19 @@
+"""class_scene (2018: ``class_places``): scene (room type) class."""
+
+from taskonomy.tasks import register_task
+from taskonomy.tasks.spec import LabelSpec, TaskSpec
+
+CLASS_SCENE = register_task(
+    TaskSpec(
+        name='class_scene',
+        name_2018='class_places',
+        family='semantic',
+        views=1,
+        output='scene (room type) class',
+        loss='CE',
+        role='task',
+        label=LabelSpec(shape=(), dtype='int64', low=0, high=None, masked=False),
+        input='rgb',
+        notes='',
+    )
+)

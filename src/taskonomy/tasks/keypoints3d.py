@@ -1,0 +1,19 @@
+"""keypoints3d (2018: ``keypoint3d``): H×W×1 interest-point response of the 3D geometry."""
+
+from taskonomy.tasks import register_task
+from taskonomy.tasks.spec import LabelSpec, TaskSpec
+
+KEYPOINTS3D = register_task(
+    TaskSpec(
+        name='keypoints3d',
+        name_2018='keypoint3d',
+        family='3D',
+        views=1,
+        output='H×W×1 interest-point response of the 3D geometry',
+        loss='L1, masked',
+        role='task',
+        label=LabelSpec(shape=(1, 'H', 'W'), dtype='float32', low=0, high=1, masked=True),
+        input='rgb',
+        notes='',
+    )
+)

@@ -1,0 +1,19 @@
+"""point_matching (2018: ``point_match``): whether two patches centre on the same 3D point."""
+
+from taskonomy.tasks import register_task
+from taskonomy.tasks.spec import LabelSpec, TaskSpec
+
+POINT_MATCHING = register_task(
+    TaskSpec(
+        name='point_matching',
+        name_2018='point_match',
+        family='geometric',
+        views=2,
+        output='whether two patches centre on the same 3D point',
+        loss='CE',
+        role='task',
+        label=LabelSpec(shape=(), dtype='int64', low=0, high=1, masked=False),
+        input='rgb',
+        notes='',
+    )
+)

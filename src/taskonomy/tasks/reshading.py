@@ -1,0 +1,19 @@
+"""reshading (2018: ``reshade``): H×W×1 shading lit by a point light at the camera (albedo removed)."""
+
+from taskonomy.tasks import register_task
+from taskonomy.tasks.spec import LabelSpec, TaskSpec
+
+RESHADING = register_task(
+    TaskSpec(
+        name='reshading',
+        name_2018='reshade',
+        family='3D',
+        views=1,
+        output='H×W×1 shading lit by a point light at the camera (albedo removed)',
+        loss='L1, masked',
+        role='task',
+        label=LabelSpec(shape=(1, 'H', 'W'), dtype='float32', low=0, high=1, masked=True),
+        input='rgb',
+        notes='',
+    )
+)

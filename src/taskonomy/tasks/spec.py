@@ -1,0 +1,68 @@
+"""What a task *is*: its names, views, label layout and family (see ``shared/design/tasks.md``).
+
+Specs are plain data and import no deep-learning code, so the planning path
+(`taskonomy solve`) stays fast. Network parts (decoder, loss, metric) attach to a task
+through ``taskonomy.tasks`` registration in the learning pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Family = Literal["2D", "3D", "geometric", "semantic", "baseline"]
+Role = Literal["task", "source_only", "baseline", "published_only"]
+Dim = int | str  # an int, or a symbol resolved per data set: "H", "W", or a class-count name
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """Layout of one label array as stored per sample (channels first, no batch dim).
+
+    ``shape`` may hold symbols: ``"H"``/``"W"`` (image size) or a class-count name such as
+    ``"n_object_classes"`` resolved by the data set's manifest.
+    """
+
+    shape: tuple[Dim, ...]
+    dtype: Literal["float32", "int64", "bool"]
+    low: float | None = None  # inclusive bounds of valid values; None = unbounded
+    high: float | None = None
+    masked: bool = False  # a validity mask ("mask_valid", 1×H×W bool) accompanies the label
+
+    def resolve(self, sizes: dict[str, int]) -> tuple[int, ...]:
+        """Concrete shape given symbol sizes, e.g. ``{"H": 64, "W": 64, ...}``."""
+        out = []
+        for d in self.shape:
+            if isinstance(d, int):
+                out.append(d)
+            elif d in sizes:
+                out.append(int(sizes[d]))
+            else:
+                raise KeyError(f"label dimension {d!r} needs a size; known: {sorted(sizes)}")
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the dictionary."""
+
+    name: str  # canonical (Taskonomy/Omnidata folder) name
+    name_2018: str  # name in the published 2018 result files
+    family: Family
+    views: int  # images one sample shows (multi-view tasks: 2 or 3)
+    output: str  # human description of the output
+    loss: str  # human description of the per-image loss
+    role: Role = "task"
+    label: LabelSpec | None = None  # None: no label (random encoder)
+    input: str = "rgb"  # which image the network sees: rgb, rgb_noised, rgb_gray, ...
+    notes: str = field(default="", compare=False)
+
+    @property
+    def is_source(self) -> bool:
+        """Can have a task network (appear as a transfer source)."""
+        return self.role in ("task", "source_only", "baseline", "published_only")
+
+    @property
+    def is_target(self) -> bool:
+        """Has a label a transfer can be trained to predict."""
+        return self.role in ("task", "published_only")

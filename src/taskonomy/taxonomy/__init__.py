@@ -1,0 +1,1 @@
+"""Taxonomy: the supervision-budget BIP, transfer policies, the published 2018 results."""
