@@ -28,19 +28,23 @@ _ALLOWED[("numpy", "dtype")] = np.dtype
 _ALLOWED[("numpy", "ndarray")] = np.ndarray
 
 
+class _Refused(pickle.UnpicklingError):
+    pass
+
+
 class _AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refused global {module}.{name}") from None
+            raise _Refused(f"refused global {module}.{name}") from None
 
 
 def safe_load_pickle(data: bytes, origin: str = "<bytes>") -> Any:
     """Unpickle ``data`` allowing only numpy scalar/array reconstruction."""
     try:
         return _AllowListUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as exc:
+    except _Refused as exc:
         raise TaskonomyError(
             f"{origin}: refused to load: {exc}; only numpy dtype/scalar/array objects are "
             "allowed in a results pickle. Use a file from StanfordVL/taskonomy `results/` "
