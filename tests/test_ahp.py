@@ -109,8 +109,11 @@ def test_random_index_table_and_extension() -> None:
 
 def test_affinity_table_per_target_sums_to_one() -> None:
     rng = np.random.default_rng(4)
-    trs = [Transfer.of(["normal"], "depth_zbuffer"), Transfer.of(["self"], "depth_zbuffer"),
-           Transfer.of(["random"], "depth_zbuffer")]
+    trs = [
+        Transfer.of(["normal"], "depth_zbuffer"),
+        Transfer.of(["self"], "depth_zbuffer"),
+        Transfer.of(["random"], "depth_zbuffer"),
+    ]
     trs2 = [Transfer.of(["rgb2depth"], "normal"), Transfer.of(["self"], "normal")]
     table, cr = affinity_table(
         {"depth_zbuffer": (trs, rng.random((3, 20))), "normal": (trs2, rng.random((2, 20)))}

@@ -51,7 +51,10 @@ def test_csv_accepts_2018_names_and_rejects_bad_rows(tmp_path: Path) -> None:
         ("target,sources,value\nnormal,rgb2depth,abc\n", "value.*a number"),
         ("target,sources,value\nnormal,rgb2depth,nan\n", "finite"),
         ("target,sources,value\nnormal,rgb2depth\n", "3 fields"),
-        ("target,sources,value\nnormal,rgb2depth,1\nnormal,depth_zbuffer,2\n", "each transfer once"),
+        (
+            "target,sources,value\nnormal,rgb2depth,1\nnormal,depth_zbuffer,2\n",
+            "each transfer once",
+        ),
         ("# kind: bogus\ntarget,sources,value\n", "table kind"),
     ]:
         p.write_text(body)
@@ -66,8 +69,11 @@ def test_csv_accepts_2018_names_and_rejects_bad_rows(tmp_path: Path) -> None:
 
 def test_first_order_matrix() -> None:
     t = TransferTable(
-        {Transfer.of(["normal"], "depth_zbuffer"): 0.3, Transfer.of(["self"], "depth_zbuffer"): 0.7,
-         Transfer.of(["depth_zbuffer"], "normal"): 0.9}
+        {
+            Transfer.of(["normal"], "depth_zbuffer"): 0.3,
+            Transfer.of(["self"], "depth_zbuffer"): 0.7,
+            Transfer.of(["depth_zbuffer"], "normal"): 0.9,
+        }
     )
     m, tg, src = t.first_order_matrix()
     assert tg == ["depth_zbuffer", "normal"] and src == ["normal", "self", "depth_zbuffer"]

@@ -93,9 +93,7 @@ class AHP:
     [[0.5, 1.0], [0.0, 0.5]]
     """
 
-    def __init__(
-        self, clip: tuple[float, float] = (0.001, 0.999), ties: Ties = "half"
-    ) -> None:
+    def __init__(self, clip: tuple[float, float] = (0.001, 0.999), ties: Ties = "half") -> None:
         self.clip = clip
         self.ties = ties
 

@@ -11,7 +11,8 @@ The project's own text format (``*.csv``), written by the learning pipeline and 
     depth_zbuffer,self,0.0300
 
 * Lines starting with ``#`` are comments; ``# kind: K`` names the table kind
-  (``affinity``, ``wins_vs_self`` or ``wins_vs_pixels``).
+  (``affinity``, ``wins_vs_self``, ``wins_vs_pixels``, or ``mean_test_loss``: the mean
+  per-image test loss of each transfer, which a run also writes).
 * ``target``: canonical task name. ``sources``: canonical names joined by ``+``
   (order-insensitive; written sorted); ``self``, ``pixels`` and ``random`` are allowed.
 * ``value``: a finite float. For ``affinity`` each target's values (every order, plus
@@ -28,7 +29,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -36,8 +37,13 @@ from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.io import atomic_write_text
 from taskonomy.tasks import canonical_name
 
-TableKind = Literal["affinity", "wins_vs_self", "wins_vs_pixels"]
-TABLE_KINDS: tuple[TableKind, ...] = ("affinity", "wins_vs_self", "wins_vs_pixels")
+TableKind = Literal["affinity", "wins_vs_self", "wins_vs_pixels", "mean_test_loss"]
+TABLE_KINDS: tuple[TableKind, ...] = (
+    "affinity",
+    "wins_vs_self",
+    "wins_vs_pixels",
+    "mean_test_loss",
+)
 HEADER = "# taskonomy-table v1"
 
 
@@ -94,7 +100,8 @@ class TransferTable(Mapping[Transfer, float]):
         return len(self._values)
 
     def __repr__(self) -> str:
-        return f"TransferTable(kind={self.kind!r}, transfers={len(self)}, targets={len(self.targets())})"
+        n_targets = len(self.targets())
+        return f"TransferTable(kind={self.kind!r}, transfers={len(self)}, targets={n_targets})"
 
     def value(self, sources: Iterable[str], target: str) -> float | None:
         """Value of a transfer given any source order and canonical or 2018 names."""
@@ -193,7 +200,7 @@ class TransferTable(Mapping[Transfer, float]):
             if tr in values:
                 raise input_error(f"{origin}: row {lineno}", str(tr), "each transfer once")
             values[tr] = val
-        return cls(values, kind)  # type: ignore[arg-type]
+        return cls(values, cast(TableKind, kind))
 
 
 def read_table(path: str | os.PathLike[str], kind: TableKind | None = None) -> TransferTable:

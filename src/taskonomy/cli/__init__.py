@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``.
-COMMAND_MODULES = ["solve"]
+COMMAND_MODULES = ["solve", "generate", "show", "export", "run", "serve"]
 
 
 def _version_callback(value: bool) -> None:

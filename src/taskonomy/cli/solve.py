@@ -47,11 +47,11 @@ def solve(
         table = read_table(affinities)
         if table.kind != "affinity":
             raise input_error("--affinities table kind", table.kind, "'affinity'")
-        if winrates is not None:
-            suffix = _suffix_of(affinities)
-            wr = P.load_winrates(winrates, suffix)
-        else:
-            wr = P.find_winrates_for(affinities)
+        wr = (
+            P.load_winrates(winrates, _suffix_of(affinities))
+            if winrates is not None
+            else P.find_winrates_for(affinities)
+        )
         policy = P.plan(
             table,
             budget=budget,
@@ -93,7 +93,11 @@ def _print_table(policy: Policy) -> None:
         tbl.add_column(col, justify="right" if col in ("affinity", "gain", "quality") else "left")
     for target, c in policy.choices.items():
         tbl.add_row(
-            target, c.kind, " + ".join(c.sources), f"{c.affinity:.4f}", _fmt(c.gain),
+            target,
+            c.kind,
+            " + ".join(c.sources),
+            f"{c.affinity:.4f}",
+            _fmt(c.gain),
             _fmt(c.quality),
         )
     Console(width=120).print(tbl)

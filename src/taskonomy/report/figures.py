@@ -21,7 +21,7 @@ import numpy as np
 from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.io import atomic_write
-from taskonomy.taxonomy.policy import Policy
+from taskonomy.taxonomy.policy import Choice, Policy
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -39,9 +39,12 @@ _FAMILY_COLOR = {
     "baseline": "#4d4d4d",
 }
 _BASELINES_LAST = ("random", "pixels", "self")
-_SCRATCH_COLOR = "#fdb863"  # trained from scratch (full supervision)
-_TARGET_COLOR = "#b2d7ec"  # served by a transfer
+_SCRATCH_STYLE = {"fc": "#fdb863", "ec": "#b35806"}  # trained from scratch (full supervision)
+_TARGET_STYLE = {"fc": "#b2d7ec", "ec": "#2166ac"}  # served by a transfer
+_UNTRAINED_STYLE = {"fc": "#e0e0e0", "ec": "#808080"}  # a source not trained by the policy
 _MISSING_COLOR = "#d9d9d9"
+#: ``gid`` of the marker drawn for each higher-order transfer's junction node.
+JUNCTION = "taskonomy-junction"
 
 
 # ---- shared helpers ----------------------------------------------------------------
@@ -95,23 +98,41 @@ def _order_label(order: int | None) -> str:
 # ---- affinity heatmap --------------------------------------------------------------
 
 
-def normalized_matrix(m: np.ndarray, normalize: Normalize) -> np.ndarray:
+def normalized_matrix(
+    m: np.ndarray,
+    normalize: Normalize,
+    targets: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+) -> np.ndarray:
     """``m`` (targets × sources) after the heatmap's normalization.
 
-    ``"row_max"``: each row divided by its largest finite value, so the best source of
-    every target is 1 (raw AHP affinities sum to 1 over *all* of a target's transfers
-    and are too small to compare across targets). ``"none"``: unchanged. NaN stays NaN;
-    a row with no positive finite value is left as is.
+    ``"row_max"``: each row divided by its largest finite value among *transfers from
+    other tasks*: the baseline columns (``self``, ``random``, ``pixels``) and the diagonal
+    (a target read out from its own encoder) are left out of the maximum when names are
+    given, because they dwarf every real transfer and would hide the pattern. So each
+    target's best transfer reads 1 and ``self``/the diagonal usually read above 1.
+    Raw AHP affinities sum to 1 over *all* of a target's transfers and are too small to
+    compare across targets; this makes rows comparable. A row with no usable positive
+    value falls back to its overall maximum (or is left as is).
+    ``"none"``: unchanged. NaN stays NaN.
     """
     if normalize not in NORMALIZE:
         raise input_error("normalize", normalize, one_of(NORMALIZE))
     out = np.array(m, dtype=float)  # (T, S)
-    if normalize == "row_max" and out.size:
-        finite = np.where(np.isfinite(out), out, -np.inf)  # (T, S)
-        row_max = finite.max(axis=1, keepdims=True)  # (T, 1)
-        scale = np.where(row_max > 0, row_max, 1.0)  # (T, 1)
-        out = out / scale  # (T, S)
-    return out
+    if normalize == "none" or out.size == 0:
+        return out
+    finite = np.where(np.isfinite(out), out, -np.inf)  # (T, S)
+    usable = np.ones_like(out, dtype=bool)  # (T, S) cells that may set the row maximum
+    if sources is not None:
+        usable[:, [s in _BASELINES_LAST for s in sources]] = False
+        if targets is not None:
+            tgt = np.asarray(targets, dtype=object)[:, None]  # (T, 1)
+            src = np.asarray(sources, dtype=object)[None, :]  # (1, S)
+            usable &= tgt != src
+    row_max = np.where(usable, finite, -np.inf).max(axis=1)  # (T,)
+    row_max = np.where(row_max > 0, row_max, finite.max(axis=1))  # (T,) fallback
+    scale = np.where(row_max > 0, row_max, 1.0)[:, None]  # (T, 1)
+    return out / scale  # (T, S)
 
 
 def _family_separators(ax: Axes, names: Sequence[str], axis: Literal["x", "y"]) -> None:
@@ -130,20 +151,20 @@ def _color_ticklabels(labels: Iterable[Any]) -> None:
         lab.set_color(_FAMILY_COLOR.get(family_of(lab.get_text()), "black"))
 
 
-def _family_legend(fig: Figure, names: Iterable[str]) -> None:
+def _family_legend(ax: Axes, names: Iterable[str]) -> None:
     from matplotlib.patches import Patch
 
     fams = sorted({family_of(n) for n in names}, key=lambda f: _FAMILY_RANK.get(f, 9))
     handles = [Patch(color=_FAMILY_COLOR[f], label=f) for f in fams]
-    fig.legend(
+    # Below the colorbar, right of the rotated source labels: the one empty corner.
+    ax.legend(
         handles=handles,
-        title="task family (label colour)",
-        loc="lower left",
-        ncols=len(handles),
+        title="task family\n(label colour)",
+        loc="upper left",
         frameon=False,
         fontsize=8,
         title_fontsize=8,
-        bbox_to_anchor=(0.0, -0.02),
+        bbox_to_anchor=(1.0, -0.01),
     )
 
 
@@ -178,14 +199,20 @@ def affinity_heatmap(
         raise input_error(
             "affinity_heatmap", f"{len(tg)} targets × {len(src)} sources", "a non-empty matrix"
         )
-    m = normalized_matrix(raw, normalize)  # (T, S)
+    m = normalized_matrix(raw, normalize, tg, src)  # (T, S)
 
     import matplotlib as mpl
 
     cmap = mpl.colormaps["viridis"].with_extremes(bad=_MISSING_COLOR)
-    fig = _new_figure(1.6 + 0.3 * len(src), 1.8 + 0.28 * len(tg))
+    # Minimums keep the colorbar label and the family legend apart on tiny tables.
+    fig = _new_figure(max(6.5, 1.6 + 0.3 * len(src)), max(5.0, 1.8 + 0.28 * len(tg)))
     ax = fig.add_subplot()
-    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, aspect="auto", interpolation="nearest")
+    # row_max: saturate above 1 (self, diagonal) so the transfers use the whole scale.
+    vmax = 1.0 if normalize == "row_max" else None
+    im = ax.imshow(
+        np.ma.masked_invalid(m), cmap=cmap, vmin=0, vmax=vmax, aspect="auto",
+        interpolation="nearest",
+    )  # fmt: skip
     ax.set_xticks(range(len(src)), src, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
     ax.set_yticks(range(len(tg)), tg, fontsize=8)
     _color_ticklabels(ax.get_xticklabels())
@@ -195,13 +222,14 @@ def affinity_heatmap(
     ax.set_xlabel("source task (frozen encoder)")
     ax.set_ylabel("target task")
     kind = table.kind.replace("_", " ")
-    ax.set_title(title or f"First-order {kind} ({len(tg)} targets × {len(src)} sources)")
-    cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    ax.set_title(title or f"First-order {kind} ({len(tg)} targets × {len(src)} sources)", pad=12)
+    over = normalize == "row_max" and bool(np.nanmax(m) > 1)
+    cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, extend="max" if over else "neither")
     cbar.set_label(
-        f"{kind} / row max (best source = 1)" if normalize == "row_max" else kind, fontsize=9
+        f"{kind} / best transfer from another task" if normalize == "row_max" else kind,
+        fontsize=9,
     )
-    _family_legend(fig, [*tg, *src])
-    fig.subplots_adjust(bottom=0.22 if len(tg) < 12 else 0.16)
+    _family_legend(ax, [*tg, *src])
     return _finish(fig, path, dpi)
 
 
@@ -238,6 +266,24 @@ def _arrow(ax: Axes, a: tuple[float, float], b: tuple[float, float], color: Any)
     )
 
 
+def _graph_columns(
+    policy: Policy,
+) -> tuple[list[str], dict[str, Choice], set[str], set[str]]:
+    """``(left nodes, transfer choices, scratch-trained targets, untrained sources)``."""
+    scratch_targets = {t for t, c in policy.choices.items() if c.kind == "scratch"}
+    transfers = {t: c for t, c in policy.choices.items() if c.kind != "scratch"}
+    trained = {*policy.scratch, *scratch_targets}
+    # Sources a policy uses without training them (e.g. the free ``random`` encoder, or a
+    # hand-made policy) still get a node, in grey, so no edge dangles.
+    untrained = {s for c in transfers.values() for s in c.sources} - trained
+    return order_tasks([*trained, *untrained]), transfers, scratch_targets, untrained
+
+
+def _graph_rows(policy: Policy) -> int:
+    left, transfers, _, _ = _graph_columns(policy)
+    return max(len(left), len(transfers), 1)
+
+
 def _draw_policy(
     ax: Axes,
     policy: Policy,
@@ -247,9 +293,7 @@ def _draw_policy(
     show_scores: bool,
 ) -> dict[str, Any]:
     """Draw ``policy`` on ``ax``; return the layout (for tests and callers)."""
-    scratch_targets = {t for t, c in policy.choices.items() if c.kind == "scratch"}
-    left = order_tasks([*policy.scratch, *scratch_targets])
-    transfers = {t: c for t, c in policy.choices.items() if c.kind != "scratch"}
+    left, transfers, scratch_targets, untrained = _graph_columns(policy)
     span = max(len(left), len(transfers), 1) - 1.0
     y_left = dict(zip(left, _spread(len(left), span), strict=True))
 
@@ -285,13 +329,13 @@ def _draw_policy(
     for t, lab in zip(left, left_labels, strict=True):
         ax.text(
             0.0, y_left[t], lab, ha="right", va="center", fontsize=fontsize,
-            bbox={**box, "fc": _SCRATCH_COLOR, "ec": "#b35806"},
+            bbox={**box, **(_UNTRAINED_STYLE if t in untrained else _SCRATCH_STYLE)},
             fontweight="bold" if t in scratch_targets else "normal",
         )  # fmt: skip
     for t, lab in zip(right, right_labels, strict=True):
         ax.text(
             1.0, y_right[t], lab, ha="left", va="center", fontsize=fontsize,
-            bbox={**box, "fc": _TARGET_COLOR, "ec": "#2166ac"},
+            bbox={**box, **_TARGET_STYLE},
         )  # fmt: skip
 
     import matplotlib as mpl
@@ -315,9 +359,9 @@ def _draw_policy(
         for s in srcs:
             ax.plot([0.02, jx], [y_left[s], jy], color=color, lw=0.9, alpha=0.85)
         _arrow(ax, (jx, jy), (0.98, yt), color)
-        ax.plot([jx], [jy], "o", ms=4.5, mfc="white", mec=color, mew=1.4, zorder=5)
+        ax.plot([jx], [jy], "o", ms=4.5, mfc="white", mec=color, mew=1.4, zorder=5, gid=JUNCTION)
         junctions.append((t, jx, jy))
-    return {"left": left, "right": right, "junctions": junctions}
+    return {"left": left, "right": right, "junctions": junctions, "untrained": untrained}
 
 
 def _policy_title(policy: Policy) -> str:
@@ -329,18 +373,25 @@ def _policy_title(policy: Policy) -> str:
     )
 
 
-def _graph_legend(fig: Figure, fontsize: float) -> None:
-    from matplotlib.lines import Line2D
+def _patch(style: Mapping[str, str], label: str) -> Any:
     from matplotlib.patches import Patch
 
+    return Patch(facecolor=style["fc"], edgecolor=style["ec"], label=label)
+
+
+def _graph_legend(fig: Figure, fontsize: float, untrained: bool) -> None:
+    from matplotlib.lines import Line2D
+
     handles = [
-        Patch(fc=_SCRATCH_COLOR, ec="#b35806", label="trained from scratch (bold: self edge)"),
-        Patch(fc=_TARGET_COLOR, ec="#2166ac", label="target served by a transfer"),
+        _patch(_SCRATCH_STYLE, "trained from scratch (bold: self edge)"),
+        _patch(_TARGET_STYLE, "target served by a transfer"),
         Line2D([], [], marker="o", ls="", mfc="white", mec="black", label="higher-order junction"),
     ]
+    if untrained:
+        handles.insert(2, _patch(_UNTRAINED_STYLE, "source not trained by the policy"))
     fig.legend(
-        handles=handles, loc="lower center", ncols=3, frameon=False, fontsize=fontsize,
-        bbox_to_anchor=(0.5, 0.0),
+        handles=handles, loc="lower center", ncols=len(handles), frameon=False,
+        fontsize=fontsize, bbox_to_anchor=(0.5, 0.0),
     )  # fmt: skip
 
 
@@ -362,18 +413,18 @@ def policy_graph(
     """
     if not isinstance(policy, Policy):
         raise input_error("policy", type(policy).__name__, "a taskonomy Policy")
-    scratch_targets = {t for t, c in policy.choices.items() if c.kind == "scratch"}
-    n_scratch = len(set(policy.scratch) | scratch_targets)
-    rows = max(n_scratch, len(policy.choices) - n_scratch, 1)
+    rows = _graph_rows(policy)
     width, height = 9.0, 1.6 + 0.3 * rows
     fig = _new_figure(width, height)
     bottom = 0.5 / height
     top = 1 - 0.75 / height
     fig.subplots_adjust(left=0.01, right=0.99, bottom=bottom, top=top)
     ax = fig.add_subplot()
-    _draw_policy(ax, policy, fontsize=9, axes_width_in=width * 0.98, show_scores=show_scores)
+    layout = _draw_policy(
+        ax, policy, fontsize=9, axes_width_in=width * 0.98, show_scores=show_scores
+    )
     ax.set_title(title or f"Taxonomy: {_policy_title(policy)}", fontsize=10)
-    _graph_legend(fig, 8)
+    _graph_legend(fig, 8, bool(layout["untrained"]))
     return _finish(fig, path, dpi)
 
 
@@ -382,7 +433,7 @@ def taxonomy_grid(
     path: str | os.PathLike[str] | None = None,
     *,
     show_scores: bool = False,
-    dpi: int = 120,
+    dpi: int = 150,
 ) -> Figure:
     """Small multiples of policy graphs (the paper's Figure 8): rows = orders, cols = budgets.
 
@@ -392,17 +443,16 @@ def taxonomy_grid(
         raise input_error("taxonomy_grid", "no policies", "at least one (budget, order) → Policy")
     budgets = sorted({b for b, _ in policies})
     orders = sorted({k for _, k in policies}, key=lambda k: math.inf if k is None else k)
-    rows = max(
-        max(len(p.scratch), len(p.choices)) for p in policies.values()
-    )  # upper bound on column length
+    rows = max(_graph_rows(p) for p in policies.values())
     panel_w, panel_h = 5.2, 0.8 + 0.2 * rows
-    width, height = panel_w * len(budgets), panel_h * len(orders) + 0.6
+    width, height = panel_w * len(budgets), panel_h * len(orders) + 1.0
     fig = _new_figure(width, height)
     fig.subplots_adjust(
-        left=0.01, right=0.99, bottom=0.45 / height, top=1 - 0.5 / height, hspace=0.25,
+        left=0.01, right=0.99, bottom=0.45 / height, top=1 - 0.75 / height, hspace=0.25,
         wspace=0.05,
     )  # fmt: skip
     grid = fig.add_gridspec(len(orders), len(budgets))
+    any_untrained = False
     for i, k in enumerate(orders):
         for j, b in enumerate(budgets):
             ax = fig.add_subplot(grid[i, j])
@@ -411,15 +461,20 @@ def taxonomy_grid(
                 ax.set_axis_off()
                 ax.set_title(f"budget {b:g}, order {_order_label(k)}: not solved", fontsize=8)
                 continue
-            _draw_policy(
+            layout = _draw_policy(
                 ax, pol, fontsize=6, axes_width_in=panel_w * 0.95, show_scores=show_scores
             )
+            any_untrained |= bool(layout["untrained"])
             ax.set_title(
                 f"budget {b:g}, max order {_order_label(k)} (objective {pol.objective:.3g})",
                 fontsize=8,
             )
-    fig.suptitle("Taxonomies by supervision budget (columns) and transfer order (rows)")
-    _graph_legend(fig, 8)
+    fig.suptitle(
+        "Taxonomies by supervision budget (columns) and transfer order (rows)",
+        y=1 - 0.1 / height,
+        va="top",
+    )
+    _graph_legend(fig, 8, any_untrained)
     return _finish(fig, path, dpi)
 
 
@@ -504,8 +559,6 @@ def gain_quality_curves(
             top.tick_params(labelbottom=False, labelsize=7)
             top.set_title(f"{name} (win rate vs {'pixels' if c == 0 else 'self'}), "
                           f"max order {_order_label(order)}", fontsize=10)  # fmt: skip
-            if r == 0 and c == 1:
-                top.legend(fontsize=7, loc="lower right", frameon=False)
             im = ax.imshow(
                 np.ma.masked_invalid(vals), cmap=cmap, vmin=0, vmax=1, aspect="auto",
                 interpolation="nearest",
@@ -518,14 +571,22 @@ def gain_quality_curves(
             ax.set_xlabel("supervision budget (tasks trained from scratch)", fontsize=8)
             if c == 0:
                 ax.set_ylabel("target task", fontsize=8)
-            if r == 0 and c == 0 and len(ii):
+            if r == 0 and c == 0:
+                dots = ax.get_lines()[:1] if len(ii) else []
                 top.legend(
-                    handles=[*top.get_legend_handles_labels()[0], *ax.get_lines()[:1]],
+                    handles=[*top.get_legend_handles_labels()[0], *dots],
                     fontsize=7, loc="lower right", frameon=False,
                 )  # fmt: skip
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.13, right=0.87, top=1 - 0.95 / height, bottom=0.25 / height)
+    fig.suptitle(
+        "Gain and Quality of the taxonomy as the supervision budget grows",
+        y=1 - 0.15 / height,
+        va="top",
+    )
     if im is not None:
-        cbar = fig.colorbar(im, ax=fig.axes, fraction=0.025, pad=0.02, shrink=0.6)
+        # A dedicated axes: colorbar(ax=...) would steal space that subplots_adjust resets.
+        cax = fig.add_axes((0.9, 0.35, 0.015, 0.3))
+        cbar = fig.colorbar(im, cax=cax)
         cbar.set_label("win rate (0.5 = as good as the baseline)", fontsize=9)
-    fig.suptitle("Gain and Quality of the taxonomy as the supervision budget grows")
-    fig.subplots_adjust(left=0.12, right=0.88, top=1 - 0.55 / fig.get_figheight(), bottom=0.02)
     return _finish(fig, path, dpi)

@@ -55,9 +55,7 @@ def name_2018(name: str) -> str:
     return TASKS.get(name).name_2018
 
 
-def list_tasks(
-    family: Family | None = None, *, include_published_only: bool = False
-) -> list[str]:
+def list_tasks(family: Family | None = None, *, include_published_only: bool = False) -> list[str]:
     """Canonical task names in dictionary order (optionally one family)."""
     out = []
     for n in TASKS:

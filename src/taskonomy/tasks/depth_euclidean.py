@@ -1,19 +1,22 @@
 """depth_euclidean (2018: ``rgb2mist``): H×W×1 distance to the camera centre, log-scaled."""
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
 
 DEPTH_EUCLIDEAN = register_task(
     TaskSpec(
-        name='depth_euclidean',
-        name_2018='rgb2mist',
-        family='3D',
+        name="depth_euclidean",
+        name_2018="rgb2mist",
+        family="3D",
         views=1,
-        output='H×W×1 distance to the camera centre, log-scaled',
-        loss='L1, masked',
-        role='task',
-        label=LabelSpec(shape=(1, 'H', 'W'), dtype='float32', low=0, high=1, masked=True),
-        input='rgb',
-        notes='Stored as log(1 + d) / log(1 + z_max), in [0, 1].',
+        output="H×W×1 distance to the camera centre, log-scaled",
+        loss="L1, masked",
+        role="task",
+        label=LabelSpec(shape=(1, "H", "W"), dtype="float32", low=0, high=1, masked=True),
+        input="rgb",
+        head=HeadSpec(
+            decoder="dense", channels=1, loss="masked_l1", metric="mae", activation="sigmoid"
+        ),
+        notes="Stored as log(1 + d) / log(1 + z_max), in [0, 1].",
     )
 )

@@ -5,15 +5,15 @@ from taskonomy.tasks.spec import TaskSpec
 
 RANDOM = register_task(
     TaskSpec(
-        name='random',
-        name_2018='random',
-        family='baseline',
+        name="random",
+        name_2018="random",
+        family="baseline",
         views=1,
-        output='none: an untrained encoder with random weights',
-        loss='–',
-        role='source_only',
+        output="none: an untrained encoder with random weights",
+        loss="–",
+        role="source_only",
         label=None,
-        input='rgb',
-        notes='Source-only baseline.',
+        input="rgb",
+        notes="Source-only baseline.",
     )
 )

@@ -1,8 +1,9 @@
 """What a task *is*: its names, views, label layout and family (see ``shared/design/tasks.md``).
 
 Specs are plain data and import no deep-learning code, so the planning path
-(`taskonomy solve`) stays fast. Network parts (decoder, loss, metric) attach to a task
-through ``taskonomy.tasks`` registration in the learning pipeline.
+(`taskonomy solve`) stays fast. Network parts are declared here by *kind name* only
+(:class:`HeadSpec`); the torch implementations live in ``taskonomy.nn`` registries
+keyed by those names (``taskonomy.nn.heads``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,35 @@ class LabelSpec:
         return tuple(out)
 
 
+Activation = Literal["none", "sigmoid", "tanh"]
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """Declarative network head of a task: decoder, loss and metric kinds (names only).
+
+    The kinds are looked up in ``taskonomy.nn.heads`` (``DECODERS``, ``LOSSES``,
+    ``METRICS``). ``channels`` is what the decoder outputs: image channels for dense
+    heads, numbers for vector heads, classes for classifiers, embedding size for
+    embedding heads. Like label dimensions it may be a symbol such as
+    ``"n_scene_classes"`` resolved per data set.
+    """
+
+    decoder: str  # "dense", "vector", "classify", "segment_dense", "embedding"
+    channels: Dim
+    loss: str  # e.g. "l1", "masked_l1", "ce", "soft_ce", "pose_l2", "pairwise_metric"
+    metric: str  # e.g. "mae", "angular_error", "accuracy"
+    activation: Activation = "none"  # output range: sigmoid for [0, 1], tanh for [-1, 1]
+
+    def resolve_channels(self, sizes: dict[str, int]) -> int:
+        """Concrete output channels given symbol sizes (see :meth:`LabelSpec.resolve`)."""
+        if isinstance(self.channels, int):
+            return self.channels
+        if self.channels in sizes:
+            return int(sizes[self.channels])
+        raise KeyError(f"head channels {self.channels!r} need a size; known: {sorted(sizes)}")
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One task of the dictionary."""
@@ -55,6 +85,7 @@ class TaskSpec:
     role: Role = "task"
     label: LabelSpec | None = None  # None: no label (random encoder)
     input: str = "rgb"  # which image the network sees: rgb, rgb_noised, rgb_gray, ...
+    head: HeadSpec | None = None  # decoder/loss/metric kinds; None: no task network head
     notes: str = field(default="", compare=False)
 
     @property

@@ -5,9 +5,9 @@ candidate transfers ``e = (sources(e) → target(e))`` with affinity ``p_e``, im
 ``r_t`` and label cost ``c_s``::
 
     maximize    Σ_e r_target(e) · p_e · x_e
-    subject to  x_e ≤ y_s                 for every source s of e      (a transfer needs its sources)
-                Σ_{e into t} x_e = 1      for every target t           (one incoming transfer)
-                Σ_s c_s · y_s ≤ budget                                 (supervision budget)
+    subject to  k_e · x_e ≤ Σ_{s ∈ e} y_s  for every transfer e of order k_e  (needs its sources)
+                Σ_{e into t} x_e = 1      for every target t             (one incoming transfer)
+                Σ_s c_s · y_s ≤ budget                                   (supervision budget)
                 x, y binary
 
 ``y_s = 1`` means "train s from scratch" (collect its labels). Full supervision of ``t`` is the
@@ -25,21 +25,32 @@ edge ``self → t`` and needs ``y_t``. Modelling choices, on top of the paper's 
   ``scratch_`` lists the tasks the chosen transfers use (a task that would use spare budget
   without serving anyone is not listed).
 
-Formulations (``formulation=``; all exact, they differ in speed only; see
-``benchmarks/bench_bip.py``):
+Formulations (``formulation=``; all exact, they differ in speed only; measured side by side
+in ``benchmarks/bench_bip.py``):
 
-* ``"paper"``: the paper's aggregated linking row per transfer, ``k·x_e ≤ Σ_{s∈e} y_s``,
-  ``x`` binary. Correct but its LP relaxation is weak.
-* ``"edge"``: one row ``x_e ≤ y_s`` per (transfer, source), ``x`` binary.
-* ``"target"``: one row ``Σ_{e into t, s∈e} x_e ≤ y_s`` per (target, source), ``x`` binary.
-  Valid because each target takes exactly one transfer; it implies the ``edge`` rows and
-  has a much tighter relaxation.
-* ``"reduced"`` (default, fastest): the ``target`` rows after provably safe reductions:
-  a transfer is dropped when a better-or-equal (by the tie order above) transfer into the
-  same target needs a subset of its sources, or when its sources alone cost more than the
-  budget; a target whose best transfer needs nothing becomes a constant; ``x`` is
-  continuous, because once ``y`` is integral each target's rows form a simplex whose best
-  vertex is integral (and the answer is re-derived from ``Y`` anyway).
+* ``"paper"``: the paper's aggregated row per transfer above, ``x`` binary, HiGHS defaults.
+  Correct, but its LP relaxation is weak (x_e = 1/k with one of k sources trained).
+* ``"edge"``: one row ``x_e ≤ y_s`` per (transfer, source); ``x`` binary, HiGHS defaults.
+* ``"target"``: one row ``Σ_{e into t, s ∈ e} x_e ≤ y_s`` per (target, source); ``x`` binary,
+  HiGHS defaults. Valid because each target takes exactly one transfer; it implies the
+  ``edge`` rows and its relaxation is much tighter.
+* ``"reduced"`` (default, fastest): the ``target`` rows after provably safe reductions, plus:
+
+  - a transfer is dropped when a better-or-equal (by the tie order above) transfer into the
+    same target needs a subset of its tasks (whenever it is available, so is the other), or
+    when its tasks alone cost more than the budget; a target left with one transfer that
+    needs nothing paid for is a constant and leaves the model;
+  - ``x`` is continuous: once ``y`` is integral, each target's rows reduce to choosing a
+    point of a simplex over its available transfers, optimal at a vertex (one transfer); the
+    answer is re-derived from the trained set anyway;
+  - the LP relaxation is solved first; when its optimum has integral ``y``, that trained set
+    scores the LP bound and is optimal (most budget sweeps on the published data end here);
+  - otherwise HiGHS's MIP with :data:`TUNED_OPTIONS`.
+* ``"reduced-mip"``: ``reduced`` without the LP-first step; ``"reduced-edge"``: ``reduced``
+  with the ``edge`` rows.
+
+Every solve is run with ``mip_rel_gap = 0`` and a 1e-9 absolute gap on an objective scaled to
+a largest coefficient of 1, and must end "Optimal"; a time limit raises with the gap.
 """
 
 from __future__ import annotations
@@ -50,7 +61,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -59,8 +71,8 @@ import numpy as np
 
 from taskonomy.affinity.table import Transfer, TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
-from taskonomy.taxonomy.policy import Choice, Policy
 from taskonomy.tasks import PIXELS, SELF, canonical_name
+from taskonomy.taxonomy.policy import Choice, Policy
 
 RANDOM = "random"
 
@@ -72,11 +84,35 @@ class _Formulation:
     rows: Rows
     x_integer: bool
     reduce: bool
+    lp_first: bool = False  # try the LP relaxation first; an integral optimum is the answer
+    options: tuple[tuple[str, Any], ...] = ()  # HiGHS options
 
+
+# HiGHS options measured fastest on this problem (benchmarks/bench_bip.py, one ablation each).
+# Presolve finds nothing to remove and only costs time; most of the root time went to strong
+# branching (pseudo-costs are reliable enough at once) and to the RINS/RENS sub-MIPs, which
+# rarely improve the incumbent here; parallel simplex only competes for the cores.
+TUNED_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("presolve", "off"),
+    ("mip_heuristic_run_rins", False),
+    ("mip_heuristic_run_rens", False),
+    ("mip_pscost_minreliable", 0),
+    ("parallel", "off"),
+)
+# HiGHS's own defaults for the same options, for comparisons.
+HIGHS_DEFAULTS: dict[str, Any] = {
+    "presolve": "choose",
+    "mip_heuristic_run_rins": True,
+    "mip_heuristic_run_rens": True,
+    "mip_pscost_minreliable": 8,
+    "parallel": "choose",
+}
 
 FORMULATIONS: dict[str, _Formulation] = {
-    "reduced": _Formulation("target", x_integer=False, reduce=True),
-    "reduced-edge": _Formulation("edge", x_integer=False, reduce=True),
+    "reduced": _Formulation("target", False, reduce=True, lp_first=True, options=TUNED_OPTIONS),
+    "reduced-mip": _Formulation("target", False, reduce=True, options=TUNED_OPTIONS),
+    "reduced-edge": _Formulation("edge", False, reduce=True, lp_first=True, options=TUNED_OPTIONS),
+    # the untuned baselines: binary x, every candidate, HiGHS defaults
     "target": _Formulation("target", x_integer=True, reduce=False),
     "edge": _Formulation("edge", x_integer=True, reduce=False),
     "paper": _Formulation("aggregated", x_integer=True, reduce=False),
@@ -100,7 +136,7 @@ def _stdout_fd_silenced() -> Iterator[None]:
     try:
         sys.stdout.flush()
         saved = os.dup(1)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # no usable fd 1: nothing to silence
         yield
         return
     try:
@@ -128,6 +164,63 @@ def _new_highs() -> highspy.Highs:
     return h
 
 
+class _Rows:
+    """Sparse constraint rows gathered as COO blocks, with their bounds."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._r: list[np.ndarray] = []
+        self._c: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self._lo: list[np.ndarray] = []
+        self._hi: list[np.ndarray] = []
+
+    def add_block(
+        self,
+        row: np.ndarray,  # (nnz,) row index within the block
+        col: np.ndarray,  # (nnz,)
+        val: np.ndarray,  # (nnz,)
+        n_rows: int,
+        lo: float,
+        hi: float,
+    ) -> None:
+        self._r.append(np.asarray(row, dtype=np.int64) + self.n)
+        self._c.append(np.asarray(col, dtype=np.int64))
+        self._v.append(np.asarray(val, dtype=np.float64))
+        self._lo.append(np.full(n_rows, lo))
+        self._hi.append(np.full(n_rows, hi))
+        self.n += n_rows
+
+    def add(self, row: np.ndarray, col: np.ndarray, val: np.ndarray, lo: float, hi: float) -> None:
+        n_rows = int(row.max()) + 1 if len(row) else 0
+        self.add_block(row, col, val, n_rows, lo, hi)
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(start (n+1,), index (nnz,), value (nnz,), lower (n,), upper (n,))."""
+        if not self._r:
+            e = np.zeros(0)
+            return np.zeros(1, dtype=np.int32), e.astype(np.int32), e, e, e
+        r = np.concatenate(self._r)
+        order = np.argsort(r, kind="stable")
+        start = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(r, minlength=self.n), out=start[1:])
+        return (
+            start.astype(np.int32),
+            np.concatenate(self._c)[order].astype(np.int32),
+            np.concatenate(self._v)[order],
+            np.concatenate(self._lo),
+            np.concatenate(self._hi),
+        )
+
+
+def _check_options(options: Mapping[str, Any], h: highspy.Highs | None = None) -> None:
+    """Set ``options`` on ``h`` (a scratch instance by default), raising on a bad one."""
+    h = _new_highs() if h is None else h
+    for key, val in options.items():
+        if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
+            raise input_error("HiGHS option", f"{key}={val!r}", "a valid HiGHS option and value")
+
+
 @dataclass
 class _MipResult:
     status: str
@@ -135,111 +228,198 @@ class _MipResult:
     objective: float
     bound: float
     gap: float
+    nodes: int
     seconds: float
+    has_solution: bool
 
 
 def _solve_mip(
-    cost: np.ndarray,  # (n_cols,) objective coefficients
-    upper: np.ndarray,  # (n_cols,) column upper bounds (lower bounds are 0)
-    integer: np.ndarray,  # (n_cols,) bool
-    rows: list[tuple[list[int], list[float], float, float]],  # (cols, coefs, lo, hi)
+    cost: np.ndarray,  # (n_col,) objective coefficients; every column is in [0, 1]
+    integer: np.ndarray,  # (n_col,) bool
+    rows: _Rows,
     maximize: bool,
     time_limit: float | None,
     options: Mapping[str, Any],
-    start: np.ndarray | None = None,  # (n_cols,) a feasible solution, or None
 ) -> _MipResult:
     n_col = len(cost)
-    starts = [0]
-    index: list[int] = []
-    value: list[float] = []
-    lo: list[float] = []
-    hi: list[float] = []
-    for cols, coefs, rlo, rhi in rows:
-        index.extend(cols)
-        value.extend(coefs)
-        starts.append(len(index))
-        lo.append(rlo)
-        hi.append(rhi)
+    a_start, a_index, a_value, row_lo, row_hi = rows.csr()
     lp = highspy.HighsLp()
     lp.num_col_ = n_col
-    lp.num_row_ = len(rows)
+    lp.num_row_ = rows.n
     lp.col_cost_ = np.asarray(cost, dtype=np.float64)
     lp.col_lower_ = np.zeros(n_col)
-    lp.col_upper_ = np.asarray(upper, dtype=np.float64)
-    lp.row_lower_ = np.asarray(lo, dtype=np.float64)
-    lp.row_upper_ = np.asarray(hi, dtype=np.float64)
+    lp.col_upper_ = np.ones(n_col)
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
     lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.num_col_ = n_col
-    lp.a_matrix_.num_row_ = len(rows)
-    lp.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
-    lp.integrality_ = [
-        highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in integer
-    ]
+    lp.a_matrix_.num_row_ = rows.n
+    lp.a_matrix_.start_ = a_start
+    lp.a_matrix_.index_ = a_index
+    lp.a_matrix_.value_ = a_value
+    kint, kcont = highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous
+    lp.integrality_ = [kint if b else kcont for b in integer]
     h = _new_highs()
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", _ABS_GAP)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
-    for key, val in options.items():
-        if h.setOptionValue(key, val) != highspy.HighsStatus.kOk:
-            raise input_error("HiGHS option", f"{key}={val!r}", "a valid HiGHS option and value")
+    _check_options(options, h)
     if h.passModel(lp) != highspy.HighsStatus.kOk:
-        raise TaskonomyError("HiGHS refused the BIP model (internal error); please report it.")
-    if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = [float(v) for v in start]
-        h.setSolution(sol)
+        raise TaskonomyError("internal error: HiGHS refused the BIP model; please report it.")
     t0 = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - t0
-    status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     return _MipResult(
-        status=status,
-        x=x,
+        status=h.modelStatusToString(h.getModelStatus()),
+        x=np.asarray(h.getSolution().col_value, dtype=np.float64),
         objective=float(info.objective_function_value),
         bound=float(info.mip_dual_bound),
         gap=float(info.mip_gap),
+        nodes=int(info.mip_node_count),
         seconds=seconds,
+        has_solution=int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible),
     )
 
 
 # ---- the instance ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _TargetEntries:
+    """One target's table entries, sorted best first (the tie order of the module docstring)."""
+
+    transfers: list[Transfer]  # (n,)
+    affinity: np.ndarray  # (n,)
+    order: np.ndarray  # (n,) int
+    is_self: np.ndarray  # (n,) bool
+    usable: np.ndarray  # (n,) bool; False when `pixels`/`self` is one of several sources
+    mask: np.ndarray  # (n,) uint64 bitmask of the sources over the table's universe
+
+
+@dataclass(frozen=True)
+class _TableIndex:
+    """Everything about a table that does not depend on the BIP's parameters."""
+
+    universe: tuple[str, ...]  # every task the table names (``random`` included)
+    index: dict[str, int]
+    targets: list[str]  # first-seen order
+    sources: list[str]  # TransferTable.sources() (``random`` included)
+    has_self: set[str]
+    entries: dict[str, _TargetEntries]
+
+
+_INDEX_LOCK = threading.Lock()
+_INDEX_CACHE: dict[int, tuple[weakref.ref[TransferTable], _TableIndex]] = {}
+
+
+def _table_index(table: TransferTable) -> _TableIndex:
+    """Index a table once; tables are immutable, so repeated solves (budget sweeps) reuse it."""
+    key = id(table)
+    with _INDEX_LOCK:
+        hit = _INDEX_CACHE.get(key)
+        if hit is not None and hit[0]() is table:
+            return hit[1]
+    idx = _build_index(table)
+    try:
+        ref = weakref.ref(table)
+    except TypeError:  # a subclass without weak references: just do not cache
+        return idx
+    with _INDEX_LOCK:
+        _INDEX_CACHE[key] = (ref, idx)
+    weakref.finalize(table, _INDEX_CACHE.pop, key, None)
+    return idx
+
+
+def _build_index(table: TransferTable) -> _TableIndex:
+    by_target: dict[str, list[tuple[Transfer, float]]] = {}
+    names: dict[str, None] = {}
+    for tr, val in table.items():
+        by_target.setdefault(tr.target, []).append((tr, val))
+        names[tr.target] = None
+        for s in tr.sources:
+            if s not in (SELF, PIXELS):
+                names[s] = None
+    universe = tuple(sorted(names))
+    if len(universe) > 64:
+        raise input_error("number of tasks in the table", len(universe), "at most 64")
+    index = {n: i for i, n in enumerate(universe)}
+    entries: dict[str, _TargetEntries] = {}
+    for t, items in by_target.items():
+        # best first: higher affinity, then self, then lower order, then names
+        items.sort(key=lambda it: (-it[1], not it[0].is_self, it[0].order, it[0].sources))
+        masks = np.zeros(len(items), dtype=np.uint64)
+        usable = np.ones(len(items), dtype=bool)
+        for i, (tr, _) in enumerate(items):
+            if tr.is_self:
+                continue
+            bits = 0
+            for s in tr.sources:
+                if s in (SELF, PIXELS):
+                    usable[i] = False
+                else:
+                    bits |= 1 << index[s]
+            masks[i] = bits
+        entries[t] = _TargetEntries(
+            transfers=[tr for tr, _ in items],
+            affinity=np.array([v for _, v in items], dtype=np.float64),
+            order=np.array([tr.order for tr, _ in items], dtype=np.int64),
+            is_self=np.array([tr.is_self for tr, _ in items], dtype=bool),
+            usable=usable,
+            mask=masks,
+        )
+    return _TableIndex(
+        universe=universe,
+        index=index,
+        targets=list(by_target),
+        sources=table.sources(),
+        has_self={tr.target for tr in table if tr.is_self},
+        entries=entries,
+    )
+
+
+def _bits_of(mask: np.ndarray, n: int) -> np.ndarray:
+    """(m, n) bool matrix of a (m,) uint64 bitmask array."""
+    shifts = np.arange(n, dtype=np.uint64)  # (n,)
+    return ((mask[:, None] >> shifts[None, :]) & np.uint64(1)).astype(bool)
+
+
 @dataclass
 class _Instance:
-    """Targets, trainable sources and candidate transfers, sorted best-first per target."""
+    """Targets and candidate transfers, sorted best first within each target.
+
+    Task indices refer to ``universe`` (every task the table names); a candidate's ``mask``
+    holds the tasks it needs trained (``random`` is never in it).
+    """
 
     targets: list[str]
-    sources: list[str]  # trainable sources (``random`` excluded)
-    cost: np.ndarray  # (n_sources,) label cost
+    universe: tuple[str, ...]
+    cost: np.ndarray  # (U,) label cost per task (0 for random)
     importance: np.ndarray  # (n_targets,)
-    transfers: list[Transfer]  # (m,) grouped by target, best first within a target
-    req: list[tuple[int, ...]]  # (m,) source indices each transfer needs trained
-    mask: np.ndarray  # (m,) uint64 bitmask of req
+    entries: list[_TargetEntries]  # (n_targets,)
+    pos: np.ndarray  # (m,) position of each candidate in its target's entries
+    mask: np.ndarray  # (m,) uint64 tasks each candidate needs trained
+    bits: np.ndarray  # (m, U) bool, the same as a matrix
+    req_cost: np.ndarray  # (m,) label cost of those tasks
     affinity: np.ndarray  # (m,)
     target_of: np.ndarray  # (m,) target index
     offsets: np.ndarray  # (n_targets + 1,) candidate slice of each target
 
-    def req_cost(self) -> np.ndarray:
-        """(m,) label cost of the sources each candidate needs."""
-        return np.array([float(self.cost[list(r)].sum()) for r in self.req])
+    def transfer(self, c: int) -> Transfer:
+        return self.entries[int(self.target_of[c])].transfers[int(self.pos[c])]
 
     def choose(self, trained: np.ndarray) -> np.ndarray:
-        """Index of each target's best available candidate given a bool (n_sources,) set."""
-        bits = np.uint64(0)
+        """(n_targets,) each target's best candidate available with the (U,) bool trained set."""
+        have = np.uint64(0)
         for s in np.flatnonzero(trained):
-            bits |= np.uint64(1) << np.uint64(s)
-        avail = np.flatnonzero((self.mask & ~bits) == 0)  # (k,) candidate indices
-        pos = np.searchsorted(avail, self.offsets[:-1])  # (n_targets,)
-        pos = np.minimum(pos, len(avail) - 1)
-        first = avail[pos]
-        if len(avail) == 0 or np.any(first >= self.offsets[1:]) or np.any(first < self.offsets[:-1]):
-            raise TaskonomyError("internal error: a target has no available transfer.")
-        return first
+            have |= np.uint64(1) << np.uint64(s)
+        avail = np.flatnonzero((self.mask & ~have) == 0)  # (k,) sorted candidate indices
+        if len(avail):
+            pos = np.searchsorted(avail, self.offsets[:-1])  # (n_targets,)
+            first = avail[np.minimum(pos, len(avail) - 1)]  # (n_targets,)
+            if np.all((first >= self.offsets[:-1]) & (first < self.offsets[1:])):
+                return first
+        raise TaskonomyError("internal error: a target has no available transfer.")
 
 
 def _check_budget(budget: object) -> float:
@@ -275,10 +455,14 @@ def _task(name: object, what: str) -> str:
 
 
 def _weights(
-    given: Mapping[str, float] | None, what: str, allowed: set[str] | None
+    given: Mapping[str, float] | None, what: str, allowed: Sequence[str] | None
 ) -> dict[str, float]:
     out: dict[str, float] = {}
-    for key, val in (given or {}).items():
+    if given is None:
+        return out
+    if not isinstance(given, Mapping):
+        raise input_error(what, type(given).__name__, "a mapping task name → number ≥ 0")
+    for key, val in given.items():
         name = _task(key, f"{what} key")
         if allowed is not None and name not in allowed:
             raise input_error(
@@ -293,11 +477,17 @@ def _weights(
     return out
 
 
-def _fmt_set(names: Sequence[str] | set[str], limit: int = 8) -> str:
+def _fmt_set(names: Iterable[str], limit: int = 8) -> str:
     items = sorted(names)
     shown = ", ".join(items[:limit])
     more = f", … ({len(items)} in all)" if len(items) > limit else ""
     return "{" + shown + more + "}"
+
+
+def _names(given: Sequence[str], what: str) -> list[str]:
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise input_error(f"{what}s", given, "a sequence of task names (not one string)")
+    return list(dict.fromkeys(_task(n, what) for n in given))
 
 
 def _prepare(
@@ -319,43 +509,26 @@ def _prepare(
         )
     if len(table) == 0:
         raise input_error("table", "an empty table", "at least one transfer")
-
-    by_target: dict[str, list[tuple[Transfer, float]]] = {}
-    for tr, val in table.items():
-        by_target.setdefault(tr.target, []).append((tr, val))
-    table_targets = list(by_target)
+    ti = _table_index(table)
 
     if targets is None:
-        tg = table_targets
+        tg = list(ti.targets)
     else:
-        if isinstance(targets, str):
-            raise input_error("targets", targets, "a sequence of task names, not one string")
-        tg = list(dict.fromkeys(_task(t, "target") for t in targets))
+        tg = _names(targets, "target")
         if not tg:
             raise input_error("targets", list(targets), "at least one target")
         for t in tg:
-            if t not in by_target:
+            if t not in ti.entries:
                 raise input_error(
                     "target",
                     t,
-                    one_of(table_targets),
+                    one_of(ti.targets),
                     "The table has no transfer into it; pick targets the table covers.",
                 )
+    src_set = set(ti.sources) | ti.has_self if sources is None else set(_names(sources, "source"))
+    src_set.discard(RANDOM)  # always available for free; never trained
 
-    if sources is None:
-        has_self = {tr.target for tr in table if tr.is_self}
-        src_set = set(table.sources()) | has_self
-    else:
-        if isinstance(sources, str):
-            raise input_error("sources", sources, "a sequence of task names, not one string")
-        src_set = {_task(s, "source") for s in sources}
-    src_set.discard(RANDOM)  # always available for free; never a trained task
-    src = sorted(src_set)
-    if len(src) > 64:
-        raise input_error("number of sources", len(src), "at most 64")
-    src_index = {s: i for i, s in enumerate(src)}
-
-    imp = _weights(importance, "importance", set(tg))
+    imp = _weights(importance, "importance", tg)
     costs = _weights(label_cost, "label_cost", None)
     if costs.get(RANDOM, 0.0) != 0.0:
         raise input_error(
@@ -364,77 +537,71 @@ def _prepare(
             "0 (or absent)",
             "'random' is an untrained encoder and needs no labels.",
         )
-    cost = np.array([costs.get(s, 1.0) for s in src], dtype=np.float64)
+    n_u = len(ti.universe)
+    cost = np.array(
+        [0.0 if u == RANDOM else costs.get(u, 1.0) for u in ti.universe], dtype=np.float64
+    )
+    random_bit = np.uint64(1 << ti.index[RANDOM]) if RANDOM in ti.index else np.uint64(0)
+    allowed = int(random_bit)
+    for s in src_set:
+        if s in ti.index:
+            allowed |= 1 << ti.index[s]
+    not_allowed = np.uint64(~allowed & ((1 << 64) - 1))
 
-    transfers: list[Transfer] = []
-    reqs: list[tuple[int, ...]] = []
-    affs: list[float] = []
-    target_of: list[int] = []
+    entries: list[_TargetEntries] = []
+    pos_parts: list[np.ndarray] = []
+    mask_parts: list[np.ndarray] = []
     offsets = [0]
-    for ti, t in enumerate(tg):
-        cands: list[tuple[tuple[float, bool, int, tuple[str, ...]], Transfer, tuple[int, ...]]] = []
-        for tr, val in by_target[t]:
-            if tr.is_self:
-                if t not in src_index:
-                    continue
-                req: tuple[int, ...] = (src_index[t],)
-            else:
-                if SELF in tr.sources or PIXELS in tr.sources:
-                    continue
-                if max_order is not None and tr.order > max_order:
-                    continue
-                if any(s != RANDOM and s not in src_index for s in tr.sources):
-                    continue
-                req = tuple(sorted(src_index[s] for s in tr.sources if s != RANDOM))
-            # best first: higher affinity, then self, then lower order, then names
-            key = (-val, not tr.is_self, tr.order, tr.sources)
-            cands.append((key, tr, req))
-        if not cands:
-            raise _no_candidate_error(t, by_target[t], src_set, max_order)
-        cands.sort(key=lambda c: c[0])
-        for key, tr, req in cands:
-            transfers.append(tr)
-            reqs.append(req)
-            affs.append(-key[0])
-            target_of.append(ti)
-        offsets.append(len(transfers))
+    for t in tg:
+        e = ti.entries[t]
+        sel = e.usable & ~e.is_self & ((e.mask & not_allowed) == 0)  # (n,)
+        if max_order is not None:
+            sel &= e.order <= max_order
+        if t in src_set:
+            sel |= e.is_self
+        pos = np.flatnonzero(sel)  # (k,) still best first
+        if len(pos) == 0:
+            raise _no_candidate_error(t, e, src_set, max_order)
+        own = np.uint64(1 << ti.index[t])
+        mask = np.where(e.is_self[pos], own, e.mask[pos] & ~random_bit)  # (k,)
+        entries.append(e)
+        pos_parts.append(pos)
+        mask_parts.append(mask.astype(np.uint64))
+        offsets.append(offsets[-1] + len(pos))
 
-    mask = np.zeros(len(reqs), dtype=np.uint64)
-    for i, req in enumerate(reqs):
-        bits = 0
-        for s in req:
-            bits |= 1 << s
-        mask[i] = bits
+    pos_all = np.concatenate(pos_parts)  # (m,)
+    mask_all = np.concatenate(mask_parts)  # (m,)
+    target_of = np.repeat(np.arange(len(tg)), np.diff(offsets))  # (m,)
+    bits = _bits_of(mask_all, n_u)  # (m, U)
+    affinity = np.concatenate([entries[i].affinity[p] for i, p in enumerate(pos_parts)])
     return _Instance(
         targets=tg,
-        sources=src,
+        universe=ti.universe,
         cost=cost,
         importance=np.array([imp.get(t, 1.0) for t in tg], dtype=np.float64),
-        transfers=transfers,
-        req=reqs,
-        mask=mask,
-        affinity=np.array(affs, dtype=np.float64),
-        target_of=np.array(target_of, dtype=np.int64),
+        entries=entries,
+        pos=pos_all,
+        mask=mask_all,
+        bits=bits,
+        req_cost=bits @ cost,
+        affinity=affinity,
+        target_of=target_of,
         offsets=np.array(offsets, dtype=np.int64),
     )
 
 
 def _no_candidate_error(
-    t: str, entries: list[tuple[Transfer, float]], src_set: set[str], max_order: int | None
+    t: str, e: _TargetEntries, src_set: set[str], max_order: int | None
 ) -> TaskonomyError:
-    has_self = any(tr.is_self for tr, _ in entries)
     if t not in src_set:
         why_self = "it is not in sources, so it cannot be trained from scratch"
-    elif not has_self:
+    else:
         why_self = "the table has no `self` entry for it, so full supervision is not an option"
-    else:  # pragma: no cover - a self entry with t in sources is always a candidate
-        why_self = "its `self` edge is unavailable"
-    others = [tr for tr, _ in entries if not tr.is_self]
+    others = [
+        tr for tr, ok, me in zip(e.transfers, e.usable, e.is_self, strict=True) if ok and not me
+    ]
     too_high = [tr for tr in others if max_order is not None and tr.order > max_order]
-    missing = sorted(
-        {s for tr in others for s in tr.sources if s not in src_set and s != RANDOM}
-        - {SELF, PIXELS}
-    )
+    missing = {s for tr in others for s in tr.sources if s not in src_set and s != RANDOM}
     order_txt = "any order" if max_order is None else f"order ≤ {max_order}"
     msg = (
         f"target {t!r} has no candidate transfer: {why_self}, and no transfer of {order_txt} "
@@ -449,109 +616,127 @@ def _no_candidate_error(
     )
 
 
-def _reduce(inst: _Instance, budget: float) -> np.ndarray:
-    """Bool (m,) mask of candidates worth modelling (the rest can never be strictly better).
+def _reduce(inst: _Instance, budget: float | None) -> np.ndarray:
+    """Bool (m,) mask of candidates worth modelling.
 
     Candidate j is dropped when an earlier (better-or-equal by the tie order) candidate i into
-    the same target needs a subset of j's sources: whenever j is available so is i, and i is
-    preferred. It is also dropped when its own sources cost more than the budget.
+    the same target needs a subset of j's tasks: whenever j is available so is i, and i wins.
+    With a ``budget`` it is also dropped when its own tasks cost more than the budget. With
+    ``budget=None`` only the source sets matter (for the minimum budget): j is dropped when
+    any other candidate needs a strict subset, or the same set and comes first.
     """
-    keep = inst.req_cost() <= budget + _COST_TOL
-    for ti in range(len(inst.targets)):
-        lo, hi = int(inst.offsets[ti]), int(inst.offsets[ti + 1])
+    m = len(inst.mask)
+    keep = np.ones(m, dtype=bool) if budget is None else inst.req_cost <= budget + _COST_TOL
+    for t in range(len(inst.targets)):
+        lo, hi = int(inst.offsets[t]), int(inst.offsets[t + 1])
         idx = lo + np.flatnonzero(keep[lo:hi])  # (k,) surviving so far, best first
-        m = inst.mask[idx]  # (k,)
-        subset = (m[:, None] & ~m[None, :]) == 0  # (k, k): req(i) ⊆ req(j)
-        dominated = np.triu(subset, k=1).any(axis=0)  # (k,) some earlier i covers j
+        msk = inst.mask[idx]  # (k,)
+        subset = (msk[:, None] & ~msk[None, :]) == 0  # (k, k): req(i) ⊆ req(j)
+        if budget is None:
+            equal = subset & subset.T
+            dominated = (subset & ~equal).any(axis=0) | np.triu(equal, k=1).any(axis=0)
+        else:
+            dominated = np.triu(subset, k=1).any(axis=0)  # (k,) an earlier i covers j
         keep[idx[dominated]] = False
     return keep
 
 
-def _rows(
-    inst: _Instance,
-    cand: np.ndarray,  # (n_x,) candidate indices modelled as x columns
-    rows_kind: Rows,
-    n_y: int,
-    y_col: np.ndarray,  # (n_sources,) column of each source's y, -1 when absent
-) -> list[tuple[list[int], list[float], float, float]]:
-    rows: list[tuple[list[int], list[float], float, float]] = []
-    by_target: dict[int, list[int]] = {}
-    for k, c in enumerate(cand):
-        by_target.setdefault(int(inst.target_of[c]), []).append(k)
-    for ks in by_target.values():
-        rows.append(([n_y + k for k in ks], [1.0] * len(ks), 1.0, 1.0))
-        if rows_kind == "target":
-            per_source: dict[int, list[int]] = {}
-            for k in ks:
-                for s in inst.req[cand[k]]:
-                    per_source.setdefault(s, []).append(n_y + k)
-            for s, cols in per_source.items():
-                rows.append(([*cols, int(y_col[s])], [1.0] * len(cols) + [-1.0], -math.inf, 0.0))
-        else:
-            for k in ks:
-                req = inst.req[cand[k]]
-                if not req:
-                    continue
-                if rows_kind == "edge":
-                    for s in req:
-                        rows.append(([n_y + k, int(y_col[s])], [1.0, -1.0], -math.inf, 0.0))
-                else:  # aggregated: k·x_e ≤ Σ y_s
-                    cols = [n_y + k] + [int(y_col[s]) for s in req]
-                    coefs = [float(len(req))] + [-1.0] * len(req)
-                    rows.append((cols, coefs, -math.inf, 0.0))
-    return rows
+@dataclass
+class _Model:
+    cand: np.ndarray  # (n_x,) candidate of each x column
+    used: np.ndarray  # (n_y,) task of each y column
+    cost: np.ndarray  # (n_col,)
+    integer: np.ndarray  # (n_col,) bool
+    rows: _Rows
 
 
-def _min_budget(inst: _Instance) -> tuple[float, list[str]]:
-    """The least label cost that serves every target, and the tasks it trains (exact MIP)."""
-    keep = _reduce_by_subset(inst)
-    cand = np.flatnonzero(keep)
-    used = sorted({s for c in cand for s in inst.req[c]})
-    y_col = np.full(len(inst.sources), -1, dtype=np.int64)
-    y_col[used] = np.arange(len(used))
-    n_y = len(used)
-    n_col = n_y + len(cand)
-    cost = np.zeros(n_col)
-    cost[:n_y] = inst.cost[used]
-    integer = np.zeros(n_col, dtype=bool)
+def _build_model(
+    inst: _Instance, cand: np.ndarray, rows_kind: Rows, x_integer: bool, budget: float | None
+) -> _Model:
+    """The BIP over candidates ``cand``; ``budget=None`` builds the minimum-cost problem."""
+    sub_bits = inst.bits[cand]  # (n_x, U)
+    used = np.flatnonzero(sub_bits.any(axis=0))  # (n_y,)
+    n_y, n_x = len(used), len(cand)
+    y_col = np.full(len(inst.universe), -1, dtype=np.int64)
+    y_col[used] = np.arange(n_y)
+    xk, su = np.nonzero(sub_bits)  # (nnz,) pairs (x column, task) with the task needed
+    tgt = inst.target_of[cand]  # (n_x,)
+    x_cols = n_y + np.arange(n_x)
+
+    r = _Rows()
+    # each modelled target takes exactly one transfer
+    _, tgt_row = np.unique(tgt, return_inverse=True)
+    r.add(tgt_row, x_cols, np.ones(n_x), lo=1.0, hi=1.0)
+    if rows_kind == "target":
+        keys, row = np.unique(tgt[xk] * len(inst.universe) + su, return_inverse=True)
+        ku = keys % len(inst.universe)  # (n_rows,) task of each row
+        r.add_block(
+            np.concatenate([row, np.arange(len(keys))]),
+            np.concatenate([x_cols[xk], y_col[ku]]),
+            np.concatenate([np.ones(len(xk)), -np.ones(len(keys))]),
+            n_rows=len(keys),
+            lo=-math.inf,
+            hi=0.0,
+        )
+    elif rows_kind == "edge":
+        pair = np.arange(len(xk))
+        r.add_block(
+            np.concatenate([pair, pair]),
+            np.concatenate([x_cols[xk], y_col[su]]),
+            np.concatenate([np.ones(len(xk)), -np.ones(len(xk))]),
+            n_rows=len(xk),
+            lo=-math.inf,
+            hi=0.0,
+        )
+    else:  # the paper's aggregated row: |req(e)|·x_e ≤ Σ_{s ∈ req(e)} y_s
+        k = sub_bits.sum(axis=1).astype(np.float64)  # (n_x,)
+        has = np.flatnonzero(k > 0)
+        row_of = np.full(n_x, -1, dtype=np.int64)
+        row_of[has] = np.arange(len(has))
+        r.add_block(
+            np.concatenate([row_of[has], row_of[xk]]),
+            np.concatenate([x_cols[has], y_col[su]]),
+            np.concatenate([k[has], -np.ones(len(xk))]),
+            n_rows=len(has),
+            lo=-math.inf,
+            hi=0.0,
+        )
+    cost = np.zeros(n_y + n_x)
+    if budget is None:
+        cost[:n_y] = inst.cost[used]
+    else:
+        cost[n_y:] = inst.importance[tgt] * inst.affinity[cand]
+        r.add(
+            np.zeros(n_y, dtype=np.int64), np.arange(n_y), inst.cost[used], lo=-math.inf, hi=budget
+        )
+    integer = np.zeros(n_y + n_x, dtype=bool)
     integer[:n_y] = True
-    rows = _rows(inst, cand, "target", n_y, y_col)
-    res = _solve_mip(cost, np.ones(n_col), integer, rows, False, None, {})
-    if res.status != "Optimal":
-        raise TaskonomyError(f"internal error: the minimum-budget problem ended {res.status!r}.")
-    trained = [inst.sources[s] for s, j in zip(used, range(n_y), strict=True) if res.x[j] > 0.5]
-    return float(inst.cost[[inst.sources.index(s) for s in trained]].sum()), trained
-
-
-def _reduce_by_subset(inst: _Instance) -> np.ndarray:
-    """Bool (m,): candidates whose source set is minimal within their target (for min budget)."""
-    keep = np.ones(len(inst.req), dtype=bool)
-    for ti in range(len(inst.targets)):
-        lo, hi = int(inst.offsets[ti]), int(inst.offsets[ti + 1])
-        m = inst.mask[lo:hi]  # (k,)
-        subset = (m[:, None] & ~m[None, :]) == 0  # (k, k): req(i) ⊆ req(j)
-        equal = subset & subset.T
-        strict = subset & ~equal
-        # drop j if a strict subset exists, or an equal set appears earlier
-        dominated = strict.any(axis=0) | np.triu(equal, k=1).any(axis=0)
-        keep[lo:hi] = ~dominated
-    return keep
+    integer[n_y:] = x_integer
+    return _Model(cand=cand, used=used, cost=cost, integer=integer, rows=r)
 
 
 def _greedy_cover(inst: _Instance) -> float:
     """Label cost of a quick feasible trained set (an upper bound on the minimum budget)."""
-    trained = np.zeros(len(inst.sources), dtype=bool)
+    trained = np.zeros(len(inst.universe), dtype=bool)
     total = 0.0
-    for ti in range(len(inst.targets)):
-        lo, hi = int(inst.offsets[ti]), int(inst.offsets[ti + 1])
-        extra = [
-            float(inst.cost[[s for s in inst.req[c] if not trained[s]]].sum())
-            for c in range(lo, hi)
-        ]
-        best = lo + int(np.argmin(extra))
-        total += extra[best - lo]
-        trained[list(inst.req[best])] = True
+    for t in range(len(inst.targets)):
+        lo, hi = int(inst.offsets[t]), int(inst.offsets[t + 1])
+        extra = (inst.bits[lo:hi] & ~trained) @ inst.cost  # (k,) cost still to pay
+        best = int(np.argmin(extra))
+        total += float(extra[best])
+        trained |= inst.bits[lo + best]
     return total
+
+
+def _min_budget(inst: _Instance) -> tuple[float, list[str]]:
+    """The least label cost that serves every target, and the tasks it trains (exact MIP)."""
+    cand = np.flatnonzero(_reduce(inst, None))
+    model = _build_model(inst, cand, "target", x_integer=False, budget=None)
+    res = _solve_mip(model.cost, model.integer, model.rows, False, None, {})
+    if res.status != "Optimal":
+        raise TaskonomyError(f"internal error: the minimum-budget problem ended {res.status!r}.")
+    trained = model.used[res.x[: len(model.used)] > 0.5]
+    return float(inst.cost[trained].sum()), [inst.universe[s] for s in trained]
 
 
 # ---- the estimator -------------------------------------------------------------------------
@@ -561,8 +746,27 @@ class TaxonomyBIP:
     Parameters are stored as given; ``fit`` validates them and solves. Results:
     ``policy_`` (:class:`~taskonomy.taxonomy.policy.Policy`), ``objective_`` (Σ importance ·
     affinity of the chosen transfers), ``scratch_`` (tasks to train, sorted), ``status_``
-    (``"optimal"``), ``n_candidates_`` (candidate transfers before reductions),
-    ``n_modelled_`` (transfers left in the model) and ``solve_seconds_``.
+    (always ``"optimal"``: anything else raises), ``n_candidates_`` (candidate transfers
+    before reductions), ``n_modelled_`` (transfers left in the MIP), ``label_cost_`` (cost of
+    ``scratch_``), ``solve_seconds_`` (whole fit), ``mip_seconds_`` (inside HiGHS),
+    ``lp_integral_`` (closed by an integral LP relaxation) and ``mip_nodes_``.
+
+    Errors (:class:`~taskonomy.errors.TaskonomyError`): unknown task names, budget < 0,
+    max_order < 1, a target with no candidate transfer (named, with the reason), a budget
+    below the minimum that serves every target (the minimum is computed and named), and a
+    time limit reached before optimality is proven (with the gap).
+
+    ``highs_options`` passes extra HiGHS options (for benchmarks); they override the
+    formulation's, and the optimality gap options cannot be loosened through it.
+
+    >>> from taskonomy.affinity import Transfer, TransferTable
+    >>> table = TransferTable({
+    ...     Transfer(("self",), "normal"): 0.6, Transfer(("random",), "normal"): 0.1,
+    ...     Transfer(("self",), "reshading"): 0.5, Transfer(("normal",), "reshading"): 0.3,
+    ... })
+    >>> bip = TaxonomyBIP(budget=1).fit(table)
+    >>> bip.scratch_, round(bip.objective_, 3)
+    (('normal',), 0.9)
     """
 
     def __init__(
@@ -588,6 +792,7 @@ class TaxonomyBIP:
         self.highs_options = highs_options
 
     def fit(self, table: TransferTable) -> Self:
+        """Solve the BIP on an affinity ``table``; raises :class:`TaskonomyError` if it cannot."""
         t_start = time.perf_counter()
         budget = _check_budget(self.budget)
         max_order = _check_max_order(self.max_order)
@@ -602,130 +807,140 @@ class TaxonomyBIP:
             or tl <= 0
         ):
             raise input_error("time_limit", tl, "a positive number of seconds, or None")
+        options = dict(self.highs_options or {})
+        for key in ("mip_rel_gap", "mip_abs_gap"):
+            if key in options:
+                raise input_error(
+                    "highs_options", key, "no gap option", "The BIP is always solved to optimality."
+                )
 
         inst = _prepare(
             table, self.targets, self.sources, self.importance, self.label_cost, max_order
         )
-        self.n_candidates_ = len(inst.transfers)
-        self._check_feasible(inst, budget)
+        self.n_candidates_ = len(inst.mask)
+        _check_feasible(inst, budget)
 
         if form.reduce:
             keep = _reduce(inst, budget)
+            # A target left with one candidate that needs nothing paid for is a constant:
+            # leave it out of the MIP (one that needs a paid task must stay: it uses budget).
+            counts = np.add.reduceat(keep.astype(np.int64), inst.offsets[:-1])  # (n_targets,)
+            free = inst.req_cost <= _COST_TOL  # (m,)
+            keep &= ~((counts[inst.target_of] == 1) & free)
         else:
-            keep = np.ones(len(inst.transfers), dtype=bool)
-        # Targets left with one candidate are constants; model only the others.
-        counts = np.add.reduceat(keep.astype(np.int64), inst.offsets[:-1])  # (n_targets,)
-        multi = counts[inst.target_of] > 1  # (m,)
-        if not form.reduce:
-            multi[:] = True
-        cand = np.flatnonzero(keep & multi)  # (n_x,)
+            keep = np.ones(len(inst.mask), dtype=bool)
+        cand = np.flatnonzero(keep)  # (n_x,)
         self.n_modelled_ = len(cand)
 
-        trained = np.zeros(len(inst.sources), dtype=bool)
-        status = "optimal"
-        mip_seconds = 0.0
-        if len(cand):
-            used = sorted({s for c in cand for s in inst.req[c]})
-            y_col = np.full(len(inst.sources), -1, dtype=np.int64)
-            y_col[used] = np.arange(len(used))
-            n_y = len(used)
-            n_col = n_y + len(cand)
-            obj = np.zeros(n_col)
-            obj[n_y:] = inst.importance[inst.target_of[cand]] * inst.affinity[cand]
-            integer = np.zeros(n_col, dtype=bool)
-            integer[:n_y] = True
-            integer[n_y:] = form.x_integer
-            rows = _rows(inst, cand, form.rows, n_y, y_col)
-            rows.append((list(range(n_y)), [float(c) for c in inst.cost[used]], -math.inf, budget))
-            res = _solve_mip(
-                obj, np.ones(n_col), integer, rows, True, tl, dict(self.highs_options or {})
-            )
-            mip_seconds = res.seconds
-            if res.status == "Time limit reached":
-                raise TaskonomyError(
-                    f"the BIP hit the time limit ({tl} s) before proving optimality: best "
-                    f"objective found {res.objective:.6g}, bound {res.bound:.6g}, relative gap "
-                    f"{res.gap:.3%}. Raise `time_limit` (or set None), or lower `max_order`."
-                )
-            if res.status != "Optimal":
-                raise TaskonomyError(
-                    f"the BIP solver ended with status {res.status!r} instead of an optimal "
-                    "solution; this is unexpected for a feasible instance, please report it."
-                )
-            for s, j in zip(used, range(n_y), strict=True):
-                trained[s] = res.x[j] > 0.5
-            self._solver_objective = res.objective
-        self._finish(inst, trained, budget, max_order, status, t_start, mip_seconds)
-        if len(cand):
-            modelled = self._solver_objective
-            # The constant targets are not in the model; compare only the modelled ones.
-            const = float(
-                sum(
-                    self.policy_.choices[t].affinity * inst.importance[ti]
-                    for ti, t in enumerate(inst.targets)
-                    if counts[ti] <= 1 and form.reduce
-                )
-            )
-            if self.objective_ + 1e-7 < modelled + const:
-                raise TaskonomyError(
-                    "internal error: the policy re-derived from the trained set scores "
-                    f"{self.objective_} below the solver's {modelled + const}."
-                )
+        options = {**dict(form.options), **options}
+        _check_options(options)
+        chosen, mip_seconds = self._solve(inst, cand, form, budget, tl, options)
+        self._finish(inst, chosen, budget, max_order, t_start, mip_seconds)
         return self
 
-    def _check_feasible(self, inst: _Instance, budget: float) -> None:
-        if _greedy_cover(inst) <= budget + _COST_TOL:
-            return
-        need, trained = _min_budget(inst)
-        if need <= budget + _COST_TOL:
-            return
-        req_cost = inst.req_cost()
-        needy = [
-            t
-            for ti, t in enumerate(inst.targets)
-            if req_cost[inst.offsets[ti] : inst.offsets[ti + 1]].min() > _COST_TOL
-        ]
-        raise TaskonomyError(
-            f"budget {budget:g} is too small: serving every target needs a label cost of at "
-            f"least {need:g} (e.g. training {_fmt_set(trained)}); targets that need a trained "
-            f"task: {_fmt_set(needy)}. Raise the budget to {need:g} or more, add a free "
-            "`random` transfer into those targets, or drop them from `targets`."
-        )
+    def _solve(
+        self,
+        inst: _Instance,
+        cand: np.ndarray,  # (n_x,) candidates to model
+        form: _Formulation,
+        budget: float,
+        time_limit: float | None,
+        options: dict[str, Any],
+    ) -> tuple[np.ndarray, float]:
+        """(chosen candidate per target, seconds in HiGHS), proven optimal or raises."""
+        self.mip_nodes_ = 0
+        self.lp_integral_ = False
+        free = inst.cost <= _COST_TOL  # (U,) tasks that cost nothing are always trained
+        if not len(cand):
+            return inst.choose(free), 0.0
+        model = _build_model(inst, cand, form.rows, form.x_integer, budget)
+        n_y = len(model.used)
+        # Solve with the largest objective coefficient at 1 so the gap tolerances are relative
+        # to the data's scale (importances may be large); results are scaled back.
+        scale = float(np.abs(model.cost).max()) or 1.0
+        obj = model.cost / scale  # (n_col,)
+        modelled = np.unique(inst.target_of[cand])  # targets whose choice is in the MIP
+        spent = 0.0
+
+        def derive(y: np.ndarray) -> tuple[np.ndarray, float]:
+            trained = free.copy()
+            trained[model.used] |= y > 0.5
+            chosen = inst.choose(trained)
+            return chosen, float(inst.importance[modelled] @ inst.affinity[chosen[modelled]])
+
+        if form.lp_first:
+            # The LP relaxation bounds the BIP; when its optimum has integral y, the trained
+            # set it names scores that bound, so it is optimal and no branching is needed.
+            lp = _solve_mip(
+                obj, np.zeros_like(model.integer), model.rows, True, time_limit, options
+            )
+            spent += lp.seconds
+            y = lp.x[:n_y]
+            if lp.status == "Optimal" and np.all(np.minimum(y, 1.0 - y) <= 1e-6):
+                chosen, got = derive(y)
+                if got / scale >= lp.objective - _ABS_GAP * max(1.0, abs(lp.objective)):
+                    self.lp_integral_ = True
+                    return chosen, spent
+            if time_limit is not None:
+                time_limit = max(time_limit - lp.seconds, 1e-3)
+        res = _solve_mip(obj, model.integer, model.rows, True, time_limit, options)
+        spent += res.seconds
+        self.mip_nodes_ = res.nodes
+        if res.status == "Time limit reached":
+            if res.has_solution and math.isfinite(res.bound):
+                where = (
+                    f"best objective found {res.objective * scale:.6g}, bound "
+                    f"{res.bound * scale:.6g} (relative gap {res.gap:.3%})"
+                )
+            elif res.has_solution:
+                where = f"best objective found {res.objective * scale:.6g}, no bound yet"
+            else:
+                where = "no feasible solution found yet"
+            raise TaskonomyError(
+                f"the BIP hit the time limit ({self.time_limit} s) before proving optimality: "
+                f"{where}. Raise `time_limit` (or set None), or lower `max_order`."
+            )
+        if res.status != "Optimal":
+            raise TaskonomyError(
+                f"the BIP solver ended with status {res.status!r} instead of an optimal "
+                "solution; this is unexpected for a feasible instance, please report it."
+            )
+        chosen, got = derive(res.x[:n_y])
+        # The answer is re-derived from the trained set; it must score what HiGHS proved.
+        if got / scale < res.objective - 1e-7 * max(1.0, abs(res.objective)):
+            raise TaskonomyError(
+                f"internal error: the policy scores {got} below the solver's "
+                f"{res.objective * scale}."
+            )
+        return chosen, spent
 
     def _finish(
         self,
         inst: _Instance,
-        trained: np.ndarray,
+        chosen: np.ndarray,  # (n_targets,) candidate index per target
         budget: float,
         max_order: int | None,
-        status: str,
         t_start: float,
         mip_seconds: float,
     ) -> None:
-        chosen = inst.choose(trained)  # (n_targets,)
         choices: dict[str, Choice] = {}
-        needed: set[int] = set()
-        objective = 0.0
-        for ti, c in enumerate(chosen):
-            t = inst.targets[ti]
-            tr = inst.transfers[c]
-            needed.update(inst.req[c])
+        for t, c in zip(inst.targets, chosen, strict=True):
+            tr = inst.transfer(int(c))
             aff = float(inst.affinity[c])
-            objective += float(inst.importance[ti]) * aff
             if tr.is_self:
                 choices[t] = Choice(target=t, sources=(t,), kind="scratch", affinity=aff)
             else:
                 choices[t] = Choice(target=t, sources=tr.sources, kind="transfer", affinity=aff)
-        scratch = tuple(sorted(inst.sources[s] for s in needed))
-        spent = float(inst.cost[sorted(needed)].sum()) if needed else 0.0
-        if spent > budget + 1e-6:
-            raise TaskonomyError(
-                f"internal error: the solution spends {spent} over the budget {budget}."
-            )
+        needed = inst.bits[chosen].any(axis=0)  # (U,)
+        scratch = tuple(inst.universe[s] for s in np.flatnonzero(needed))
+        spent = float(inst.cost[needed].sum())
+        if spent > budget + 1e-6 * max(1.0, budget):
+            raise TaskonomyError(f"internal error: the policy spends {spent} > budget {budget}.")
+        objective = float(inst.importance @ inst.affinity[chosen])
         seconds = time.perf_counter() - t_start
         self.objective_ = objective
         self.scratch_ = scratch
-        self.status_ = status
+        self.status_ = "optimal"
         self.label_cost_ = spent
         self.solve_seconds_ = seconds
         self.mip_seconds_ = mip_seconds
@@ -735,7 +950,7 @@ class TaxonomyBIP:
             max_order=max_order,
             scratch=scratch,
             choices=choices,
-            status=status,
+            status="optimal",
             solve_seconds=seconds,
             extra={
                 "formulation": self.formulation,
@@ -744,6 +959,29 @@ class TaxonomyBIP:
                 "n_modelled": self.n_modelled_,
             },
         )
+
+
+def _check_feasible(inst: _Instance, budget: float) -> None:
+    """Raise, naming the minimum budget, when no trained set within ``budget`` serves all."""
+    free = (inst.req_cost <= _COST_TOL).astype(np.int8)  # (m,)
+    if np.maximum.reduceat(free, inst.offsets[:-1]).all():
+        return  # every target has a transfer that needs nothing trained
+    if _greedy_cover(inst) <= budget + _COST_TOL:
+        return
+    need, trained = _min_budget(inst)
+    if need <= budget + _COST_TOL:
+        return
+    needy = [
+        t
+        for i, t in enumerate(inst.targets)
+        if not free[inst.offsets[i] : inst.offsets[i + 1]].any()
+    ]
+    raise TaskonomyError(
+        f"budget {budget:g} is too small: serving every target needs a label cost of at least "
+        f"{need:g} (e.g. training {_fmt_set(trained)}); the targets that need a trained task "
+        f"are {_fmt_set(needy, 12)}. Raise the budget to {need:g} or more, or drop some of "
+        "those targets."
+    )
 
 
 def solve(table: TransferTable, budget: float, max_order: int | None = None, **kw: Any) -> Policy:

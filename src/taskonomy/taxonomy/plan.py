@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from taskonomy.affinity.table import TransferTable, read_table
+from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error
-from taskonomy.taxonomy.policy import Policy
+from taskonomy.evaluate.gain_quality import WinRates, attach_gain_quality, load_winrates
 from taskonomy.tasks import canonical_name
+from taskonomy.taxonomy.policy import Policy
 
 
 def parse_names(text: str | None) -> list[str] | None:
@@ -63,63 +63,14 @@ def parse_max_order(text: str | int | None) -> int | None:
     return value
 
 
-@dataclass(frozen=True)
-class WinRates:
-    vs_pixels: TransferTable  # Gain
-    vs_self: TransferTable  # Quality
-
-
-def load_winrates(path: str | os.PathLike[str], suffix: str = "") -> WinRates:
-    """Win rates from a folder: the project's CSVs or the 2018 pickles (with ``suffix``)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise input_error("win-rate folder", str(folder), "an existing directory")
-    candidates = [
-        (folder / "wins_vs_pixels.csv", folder / "wins_vs_self.csv"),
-        (folder / f"wins_vs_pixels{suffix}.pkl", folder / f"wins_vs_task{suffix}.pkl"),
-    ]
-    for pix, task in candidates:
-        if pix.is_file() and task.is_file():
-            return WinRates(read_table(pix, "wins_vs_pixels"), read_table(task, "wins_vs_self"))
-    raise input_error(
-        "win-rate folder contents",
-        str(folder),
-        "wins_vs_pixels.csv + wins_vs_self.csv, or the 2018 "
-        f"wins_vs_pixels{suffix}.pkl + wins_vs_task{suffix}.pkl",
-    )
-
-
 def find_winrates_for(affinity_path: str | os.PathLike[str]) -> WinRates | None:
     """Win rates stored beside an affinity file (a run directory or the 2018 layout)."""
-    from taskonomy.taxonomy.published import find_published_winrates
-
     p = Path(affinity_path)
-    if p.suffix == ".csv":
-        pix, task = p.parent / "wins_vs_pixels.csv", p.parent / "wins_vs_self.csv"
-        if pix.is_file() and task.is_file():
-            return WinRates(read_table(pix, "wins_vs_pixels"), read_table(task, "wins_vs_self"))
+    beside = p.parent if p.suffix == ".csv" else p
+    try:
+        return load_winrates(beside)
+    except TaskonomyError:
         return None
-    found = find_published_winrates(p)
-    if found is None:
-        return None
-    return WinRates(read_table(found[0], "wins_vs_pixels"), read_table(found[1], "wins_vs_self"))
-
-
-def attach_gain_quality(policy: Policy, winrates: WinRates) -> Policy:
-    """Fill Gain (win rate vs ``pixels``) and Quality (vs ``self``) of each chosen transfer.
-
-    A scratch-trained target's Quality is 0.5 by definition; its Gain is the ``self``
-    edge's win rate vs ``pixels``. Missing entries stay ``None``.
-    """
-    from dataclasses import replace
-
-    choices = {}
-    for target, c in policy.choices.items():
-        srcs = ["self"] if c.kind == "scratch" else list(c.sources)
-        gain = winrates.vs_pixels.value(srcs, target)
-        quality = 0.5 if c.kind == "scratch" else winrates.vs_self.value(srcs, target)
-        choices[target] = replace(c, gain=gain, quality=quality)
-    return replace(policy, choices=choices)
 
 
 def plan(
@@ -142,7 +93,7 @@ def plan(
         tg = set(targets or affinities.targets())
         stray = sorted(set(importance) - tg)
         if stray:
-            raise TaskonomyError(f"importance given for non-targets {stray}; targets are {sorted(tg)}.")
+            raise input_error("--importance", stray, f"targets only: {sorted(tg)}")
     bip = TaxonomyBIP(
         budget=budget,
         max_order=max_order,
@@ -152,4 +103,4 @@ def plan(
         label_cost=label_cost,
     ).fit(affinities)
     policy = bip.policy_
-    return attach_gain_quality(policy, winrates) if winrates is not None else policy
+    return attach_gain_quality(policy, *winrates) if winrates is not None else policy

@@ -1,1 +1,1 @@
-"""transfer."""
+"""Transfers: which source sets to try per target, readouts fit on cached representations."""

@@ -1,0 +1,3 @@
+from taskonomy.cli import main
+
+main()

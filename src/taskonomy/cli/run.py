@@ -1,0 +1,53 @@
+"""``taskonomy run``: the learning pipeline, from an image bank to a taxonomy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from taskonomy.cli._common import user_errors
+
+
+def run(
+    preset: str | None = typer.Option(
+        None, "--preset", help="quick (default without --config), standard or paper."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="YAML overriding a preset (it may name `preset: …`)."
+    ),
+    out: Path = typer.Option(Path("runs/quick"), "--out", help="Run directory (resumable)."),
+    novel: list[str] = typer.Option(
+        [], "--novel", help="Hold a task out of the sources (all-for-one); repeatable."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Override the config's seed."),
+    executor: str = typer.Option(
+        "inprocess", "--executor", help="inprocess, pool (local processes) or ray."
+    ),
+    workers: int | None = typer.Option(None, "--workers", help="Processes for --executor pool."),
+    quiet: bool = typer.Option(False, "--quiet", help="Plain log lines, no progress bars."),
+) -> None:
+    """Train task networks, measure transfers, compute affinities and taxonomies."""
+    from taskonomy.pipeline.config import load_config
+    from taskonomy.pipeline.executors import make_executor
+    from taskonomy.pipeline.progress import make_progress
+    from taskonomy.pipeline.run import run_pipeline
+
+    with user_errors():
+        overrides: dict[str, object] = {}
+        if seed is not None:
+            overrides["seed"] = seed
+        if workers is not None:
+            overrides["workers"] = workers
+        if novel:
+            overrides["novel"] = novel
+        cfg = load_config(config, preset or (None if config else "quick"), overrides)
+        with make_executor(executor, cfg.workers) as ex:
+            result = run_pipeline(cfg, out, executor=ex, progress=make_progress(quiet))
+    from taskonomy.pipeline.summary import print_summary
+
+    print_summary(result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,329 @@
+"""``taskonomy run``: from an image bank to a taxonomy, as a graph of resumable jobs.
+
+Stages: data → task networks (+ ``pixels`` baselines) → sanity check → frozen encoders →
+first-order transfers → higher orders (the paper's selection from the first-order
+ranking) → AHP affinities and win-rate tables → BIP taxonomies → novel-task report.
+Every job is content-addressed (``taskonomy.pipeline.jobs``), so rerunning on the same
+directory skips what is finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taskonomy.affinity.ahp import AHP, affinity_table, win_rate, win_rate_table
+from taskonomy.affinity.table import Transfer, TransferTable
+from taskonomy.errors import TaskonomyError
+from taskonomy.io import atomic_write_text
+from taskonomy.pipeline import stages  # noqa: F401  (registers the job kinds)
+from taskonomy.pipeline.artifacts import RunDir
+from taskonomy.pipeline.config import RunConfig, dump_config
+from taskonomy.pipeline.executors import Executor, InProcessExecutor
+from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
+from taskonomy.pipeline.progress import NullProgress, Progress
+from taskonomy.tasks import get_task
+from taskonomy.transfer.orders import higher_order_sources, rank_sources
+
+# Bump when a job kind's output changes meaning: finished artifacts are then recomputed.
+VERSION = "1"
+
+
+@dataclass
+class SanityRow:
+    task: str
+    test_loss: float
+    guess_loss: float
+    win_vs_guess: float
+    win_vs_random: float | None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    affinities: TransferTable
+    wins_vs_self: TransferTable
+    wins_vs_pixels: TransferTable
+    sanity: list[SanityRow]
+    taxonomies: dict[str, dict[str, Any]]
+    novel: dict[str, list[dict[str, Any]]]
+    reports: list[RunReport] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    consistency: dict[str, float] = field(default_factory=dict)
+
+
+class Plan:
+    """The job graph of one config (built stage by stage: higher orders need results)."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self.novel = list(cfg.novel)
+        self.networks = [t for t in cfg.tasks if get_task(t).head is not None]
+        self.targets = [t for t in self.networks if get_task(t).role == "task"]
+        self.sources = [t for t in self.networks if t not in self.novel]
+        if "random" in cfg.tasks:
+            self.sources.append("random")
+        d = cfg.data
+        data: dict[str, Any] = {
+            "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
+            "size": d.size, "splits": d.splits, "seed": cfg.seed,
+        }  # fmt: skip
+        self.data = Job("data", data, name="data", version=VERSION)
+        common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
+        self.train = {
+            t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},
+                   (self.data,), f"train {t}", VERSION)
+            for t in self.networks
+        }  # fmt: skip
+        self.pixels = {
+            t: Job("pixels", {**common, "task": t, "train": cfg.pixels.model_dump()},
+                   (self.data,), f"pixels {t}", VERSION)
+            for t in self.targets
+        }  # fmt: skip
+        self._common = common
+
+    def encode(self, source: str, input_key: str) -> Job:
+        deps = (self.data,) if source == "random" else (self.data, self.train[source])
+        params = {**self._common, "source": source, "input": input_key}
+        return Job("encode", params, deps, f"encode {source} ({input_key})", VERSION)
+
+    def transfers(self, source_sets: Sequence[Sequence[str]], target: str) -> Job:
+        """One job for a group of same-order transfers into ``target``."""
+        sets = sorted(sorted(s) for s in source_sets)
+        input_key = get_task(target).input
+        used = sorted({s for srcs in sets for s in srcs})
+        deps = (self.data, *(self.encode(s, input_key) for s in used))
+        params = {**self._common, "sources": sets, "target": target,
+                  "transfer": self.cfg.transfer.model_dump()}  # fmt: skip
+        name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
+        return Job("transfer", params, deps, name, VERSION)
+
+    def group(self, source_sets: Sequence[Sequence[str]], target: str) -> dict[Transfer, Job]:
+        """Jobs for ``source_sets`` into ``target``: one per order (trained stacked)."""
+        by_order: dict[int, list[Sequence[str]]] = {}
+        for srcs in source_sets:
+            by_order.setdefault(len(srcs), []).append(srcs)
+        out = {}
+        for sets in by_order.values():
+            job = self.transfers(sets, target)
+            out.update({Transfer.of(srcs, target): job for srcs in sets})
+        return out
+
+    def first_order(self) -> dict[Transfer, Job]:
+        out: dict[Transfer, Job] = {}
+        for t in self.targets:
+            out.update(self.group([[s] for s in self.sources], t))
+        return out
+
+
+def _losses(rd: RunDir, job: Job, transfer: Transfer | None = None) -> np.ndarray:
+    """Per-image test losses (N_test,) of a network job, or of one transfer of a group."""
+    folder = rd.job_dir(job.kind, job.key)
+    losses = np.load(folder / "test_losses.npy")
+    if transfer is None:
+        return losses
+    sets = [tuple(s) for s in json.loads((folder / "transfers.json").read_text())]
+    return losses[sets.index(transfer.sources)]
+
+
+def _target_rows(
+    rd: RunDir, plan: Plan, target: str, transfers: dict[Transfer, Job]
+) -> tuple[list[Transfer], np.ndarray]:
+    trs = [tr for tr in transfers if tr.target == target]
+    rows = [_losses(rd, transfers[tr], tr) for tr in trs]
+    trs.append(Transfer(("self",), target))
+    rows.append(_losses(rd, plan.train[target]))
+    return trs, np.stack(rows)  # (n, N_test)
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def run_pipeline(
+    cfg: RunConfig,
+    out: str | os.PathLike[str],
+    *,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run (or resume) the whole pipeline into ``out``; returns the measured tables."""
+    rd = RunDir(out)
+    rd.ensure()
+    atomic_write_text(rd.config_path, dump_config(cfg))
+    ex = executor or InProcessExecutor()
+    prog = progress or NullProgress()
+    plan = Plan(cfg)
+    reports: list[RunReport] = []
+    seconds: dict[str, float] = {}
+
+    def stage(name: str, jobs: Sequence[Job], executor: Executor = ex) -> None:
+        t0 = time.perf_counter()
+        reports.append(run_jobs(jobs, rd, executor, prog, stage=name))
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    # The data job uses every core itself, so it runs alone in this process.
+    stage("data", [plan.data], InProcessExecutor())
+    stage("task networks", [*plan.train.values(), *plan.pixels.values()])
+    sanity = _sanity_guess(rd, plan)
+
+    first = plan.first_order()
+    stage("transfers (order 1)", list(dict.fromkeys(first.values())))
+    t0 = time.perf_counter()
+    higher: dict[Transfer, Job] = {}
+    for target in plan.targets:
+        trs, losses = _target_rows(rd, plan, target, first)
+        aff = AHP().fit(losses).affinity_
+        scores = {
+            tr.sources[0]: float(a)
+            for tr, a in zip(trs, aff, strict=True)
+            if tr.order == 1 and tr.sources[0] not in (target, "random", "self")
+        }
+        sets = higher_order_sources(rank_sources(scores), cfg.transfer.max_order)
+        if sets:
+            higher.update(plan.group(sets, target))
+    seconds["ranking"] = time.perf_counter() - t0
+    stage(f"transfers (orders 2-{cfg.transfer.max_order})", list(dict.fromkeys(higher.values())))
+
+    t0 = time.perf_counter()
+    transfers = {**first, **higher}
+    result = _measure(rd, plan, transfers, sanity)
+    result.reports, result.seconds = reports, seconds
+    seconds["measure + taxonomy"] = time.perf_counter() - t0
+    return result
+
+
+def _sanity_guess(rd: RunDir, plan: Plan) -> list[SanityRow]:
+    rows, failed = [], []
+    for task, job in plan.train.items():
+        net = _losses(rd, job)
+        guess = np.load(rd.job_dir("train", job.key) / "guess_losses.npy")
+        w = win_rate(net, guess)
+        rows.append(SanityRow(task, float(net.mean()), float(guess.mean()), w, None))
+        if w <= 0.5:
+            failed.append(f"{task} (win rate {w:.2f})")
+    if failed and plan.cfg.sanity == "stop":
+        raise TaskonomyError(
+            "sanity check failed: these task networks do not beat the mean-label guess on "
+            f"the test split: {', '.join(failed)}. Train longer (train.steps), use more "
+            f"scenes (data.scenes) or larger images; logs are in {rd.logs_dir}. "
+            "(Set `sanity: warn` to continue anyway.)"
+        )
+    return rows
+
+
+def _measure(
+    rd: RunDir, plan: Plan, transfers: dict[Transfer, Job], sanity: list[SanityRow]
+) -> RunResult:
+    tables = rd.sub("tables")
+    per_target: dict[str, tuple[list[Transfer], np.ndarray]] = {}
+    with_pixels: dict[str, tuple[list[Transfer], np.ndarray]] = {}
+    for target in plan.targets:
+        trs, losses = _target_rows(rd, plan, target, transfers)
+        per_target[target] = (trs, losses)
+        pix = _losses(rd, plan.pixels[target])
+        with_pixels[target] = ([*trs, Transfer(("pixels",), target)], np.vstack([losses, pix]))
+    affinities, consistency = affinity_table(per_target)
+    vs_self = win_rate_table(with_pixels, "self", "wins_vs_self")
+    vs_pixels = win_rate_table(with_pixels, "pixels", "wins_vs_pixels")
+    # Mean test loss per transfer (with self and pixels): the raw material of AHP, for the
+    # report's "before AHP" heatmap (loss ratios). Written in the table text format.
+    mean_losses = {
+        tr: float(row.mean())
+        for trs, losses in with_pixels.values()
+        for tr, row in zip(trs, losses, strict=True)
+    }
+    TransferTable(mean_losses, "mean_test_loss").write_csv(tables / "losses.csv")
+    affinities.write_csv(tables / "affinities.csv")
+    vs_self.write_csv(tables / "wins_vs_self.csv")
+    vs_pixels.write_csv(tables / "wins_vs_pixels.csv")
+
+    # Sanity table (the paper's Table 1): vs the guess and vs the random-encoder transfer.
+    for row in sanity:
+        rnd = transfers.get(Transfer(("random",), row.task))
+        if rnd is not None and row.task in plan.targets:
+            rnd_losses = _losses(rd, rnd, Transfer(("random",), row.task))
+            row.win_vs_random = win_rate(_losses(rd, plan.train[row.task]), rnd_losses)
+    atomic_write_text(
+        tables / "sanity.csv",
+        _csv_text(
+            ["task", "test_loss", "guess_loss", "win_vs_guess", "win_vs_random"],
+            [[r.task, r.test_loss, r.guess_loss, r.win_vs_guess, r.win_vs_random]
+             for r in sanity],
+        ),
+    )  # fmt: skip
+
+    taxonomies = _taxonomies(rd, plan, affinities, (vs_pixels, vs_self))
+    novel = _novel(rd, plan, transfers, taxonomies)
+    return RunResult(rd.root, affinities, vs_self, vs_pixels, sanity, taxonomies, novel,
+                     consistency=consistency)  # fmt: skip
+
+
+def _taxonomies(
+    rd: RunDir, plan: Plan, affinities: TransferTable, winrates: tuple[TransferTable, TransferTable]
+) -> dict[str, dict[str, Any]]:
+    from taskonomy.taxonomy.plan import plan as solve_plan
+
+    out: dict[str, dict[str, Any]] = {}
+    folder = rd.sub("taxonomies")
+    sources = [s for s in plan.sources]
+    for order in plan.cfg.taxonomy.orders:
+        for budget in plan.cfg.taxonomy.budgets:
+            name = f"budget{budget}_order{order if order is not None else 'all'}"
+            try:
+                pol = solve_plan(
+                    affinities, budget=budget, max_order=order, targets=plan.targets,
+                    sources=sources, winrates=winrates,
+                )  # fmt: skip
+                record: dict[str, Any] = pol.to_json()
+            except TaskonomyError as exc:
+                record = {"budget": budget, "max_order": order, "error": str(exc)}
+            atomic_write_text(folder / f"{name}.json", json.dumps(record, indent=1) + "\n")
+            out[name] = record
+    return out
+
+
+def _novel(
+    rd: RunDir,
+    plan: Plan,
+    transfers: dict[Transfer, Job],
+    taxonomies: dict[str, dict[str, Any]],
+) -> dict[str, list[dict[str, Any]]]:
+    """For each novel task: its transfer in every taxonomy, vs pixels, random and self."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for task in plan.novel:
+        rows = []
+        pix = _losses(rd, plan.pixels[task])
+        selfl = _losses(rd, plan.train[task])
+        rnd_job = transfers.get(Transfer(("random",), task))
+        rnd_tr = Transfer(("random",), task)
+        rnd = _losses(rd, rnd_job, rnd_tr) if rnd_job is not None else None
+        for name, record in taxonomies.items():
+            choice = record.get("policy", {}).get(task)
+            if choice is None:
+                continue
+            tr = Transfer.of(choice["sources"], task)
+            losses = _losses(rd, transfers[tr], tr)
+            rows.append({
+                "taxonomy": name, "sources": choice["sources"],
+                "gain": win_rate(losses, pix), "quality": win_rate(losses, selfl),
+                "win_vs_random": win_rate(losses, rnd) if rnd is not None else None,
+            })  # fmt: skip
+        out[task] = rows
+        atomic_write_text(
+            rd.sub("tables") / f"novel_{task}.json", json.dumps(rows, indent=1) + "\n"
+        )
+    return out

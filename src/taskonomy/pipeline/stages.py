@@ -1,0 +1,374 @@
+"""The learning pipeline's job kinds: data, train, pixels, encode, transfer.
+
+Every job reads only its dependencies' artifacts and writes into its own folder:
+
+==========  ===========================================================================
+kind        artifacts
+==========  ===========================================================================
+data        ``bank/`` (the image bank: synthetic, or imported from a Taskonomy layout)
+train       ``model.safetensors``; ``test_losses.npy`` (N_test,) of the network (the
+            target's ``self``); ``guess_losses.npy`` (N_test,) of the mean-label guess
+pixels      ``model.safetensors``; ``test_losses.npy``: small-data scratch network
+encode      ``small.npy``/``test.npy`` (N, C, h, w) float32 representations of every view
+            of the split, ``small_views.npy``/``test_views.npy`` their global view ids
+transfer    ``readout.safetensors``; ``test_losses.npy`` (N_test,) of the target
+==========  ===========================================================================
+
+Frozen source encoders always see the *target's* input image (``TaskSpec.input``, RGB for
+almost every target), so every transfer into a target answers from the same pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from taskonomy.data.bank import Bank
+from taskonomy.errors import TaskonomyError
+from taskonomy.io import atomic_write_text
+from taskonomy.nn.encoders import MultiViewEncoder, source_encoder
+from taskonomy.nn.heads import TaskModel
+from taskonomy.nn.losses import class_weights_from_counts
+from taskonomy.nn.readout import TransferReadout, build_transfer
+from taskonomy.pipeline.jobs import JSON, Job, JobContext, job_kind
+from taskonomy.pipeline.tensors import MASK, load_labels, load_task_split, sample_views, sizes_of
+from taskonomy.tasks import get_task
+from taskonomy.train.loop import fit, per_image
+from taskonomy.transfer.stacked import StackedTransfers
+
+BANK = "bank"
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _bank(ctx: JobContext) -> Bank:
+    (data,) = ctx.deps_of_kind("data")
+    return Bank(ctx.dep_dir(data) / BANK)
+
+
+def _save(path: Path, module: nn.Module) -> None:
+    tensors = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    # Job folders are committed atomically as a whole; a plain write inside is safe.
+    np.save(path, np.ascontiguousarray(arr))
+
+
+def loss_kwargs(task: str, bank: Bank) -> dict[str, Any]:
+    """Loss options computed from the large split (class weights for rebalanced CE)."""
+    spec = get_task(task)
+    if spec.head is None or spec.head.loss != "rebalanced_ce":
+        return {}
+    labels = bank.get(task, bank.split_views("large"))  # (N, H, W) class ids
+    k = int(spec.head.resolve_channels(sizes_of(bank)))
+    counts = torch.bincount(torch.from_numpy(labels.reshape(-1).astype(np.int64)), minlength=k)
+    return {"class_weights": class_weights_from_counts(counts[:k])}
+
+
+def task_model(task: str, bank: Bank, params: Mapping[str, Any], encoder: str) -> TaskModel:
+    model_cfg = params["model"]
+    return TaskModel(
+        task,
+        encoder=encoder,
+        image_size=bank.size[0],
+        sizes=sizes_of(bank),
+        bottleneck_channels=model_cfg["bottleneck_channels"],
+        encoder_width=model_cfg["width"],
+        decoder_width=model_cfg["width"],
+        loss_kwargs=loss_kwargs(task, bank),
+    )
+
+
+def holdout(
+    bank: Bank, task: str, data: dict[str, Tensor], split: str, fraction: float = 0.15
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Split a training split's samples by scene into (train, validation) for early stopping."""
+    views, _ = sample_views(bank, task, split)
+    scene = bank.scene_of_view(views if views.ndim == 1 else views[:, 0])  # (N,)
+    scenes = np.unique(scene)
+    n_val = max(1, round(fraction * len(scenes))) if len(scenes) > 1 else 0
+    is_val = torch.from_numpy(np.isin(scene, scenes[len(scenes) - n_val :]))
+    return ({k: v[~is_val] for k, v in data.items()}, {k: v[is_val] for k, v in data.items()})
+
+
+def _train_and_eval(
+    model: TaskModel,
+    bank: Bank,
+    task: str,
+    split: str,
+    cfg: Mapping[str, Any],
+    seed: int,
+    ctx: JobContext,
+) -> tuple[Tensor, dict[str, JSON]]:
+    torch.set_num_threads(ctx.threads)
+    train, val = holdout(bank, task, load_task_split(bank, task, split), split)
+    log = fit(
+        model,
+        lambda b: model.loss(model(b), b),
+        train,
+        steps=cfg["steps"],
+        batch_size=cfg["batch_size"],
+        lr=cfg["lr"],
+        weight_decay=cfg["weight_decay"],
+        seed=seed,
+        log_every=max(1, cfg["steps"] // 10),
+        val=val if next(iter(val.values())).shape[0] else None,
+    )
+    test = load_task_split(bank, task, "test")
+    losses = per_image(lambda b: model.loss(model(b), b), test)  # (N_test,)
+    ctx.logger.info(
+        "%s: %d steps in %.1fs, final loss %.4f, kept step %d", task, log.steps, log.seconds,
+        log.final_loss, log.best_step,
+    )  # fmt: skip
+    summary: dict[str, JSON] = {
+        "train_seconds": log.seconds,
+        "final_train_loss": log.final_loss,
+        "best_step": log.best_step,
+        "val_losses": list[JSON](log.val_losses),
+        "test_loss": float(losses.mean()),
+        "n_train": int(next(iter(train.values())).shape[0]),
+        "n_test": int(losses.shape[0]),
+    }
+    return losses, summary
+
+
+def mean_label_guess(task: str, bank: Bank, model: TaskModel) -> Tensor:
+    """The statistically informed guess in the head's output space, from the large split.
+
+    Regression heads predict the mean label (per pixel, over valid pixels); classifier
+    heads predict the log of the mean class distribution; embedding heads a constant.
+    """
+    spec = get_task(task)
+    assert spec.head is not None and spec.label is not None
+    lab = load_labels(bank, task, "large")
+    y = lab[task]
+    kind = spec.head.decoder
+    if kind in ("dense", "vector"):
+        y = y.float()
+        if MASK in lab:
+            m = lab[MASK].float()  # (N, 1, H, W)
+            return (y * m).sum(0) / m.sum(0).clamp(min=1)  # (C, H, W)
+        return y.mean(0)
+    k = int(spec.head.resolve_channels(sizes_of(bank)))
+    if kind == "embedding":
+        return torch.zeros(k, *y.shape[1:])  # (D, H, W)
+    if y.is_floating_point():  # soft labels (N, K)
+        freq = y.float().mean(0)
+    else:
+        freq = torch.bincount(y.reshape(-1).long(), minlength=k)[:k].float()
+        freq = freq / freq.sum()
+    logits = torch.log(freq + 1e-6)  # (K,)
+    if kind == "segment_dense":
+        return logits[:, None, None].expand(k, *y.shape[1:])  # (K, H, W)
+    return logits
+
+
+# ---------------------------------------------------------------------------- job kinds
+
+
+@job_kind("data")
+def run_data(job: Job, ctx: JobContext) -> dict[str, JSON]:
+    """Generate the synthetic bank, or import a Taskonomy-layout folder."""
+    p: dict[str, Any] = dict(job.params)
+    out = ctx.out_dir / BANK
+    if p["source"] == "synthetic":
+        from taskonomy.data.generate import generate_bank
+
+        fr = p["splits"]
+        generate_bank(
+            out, scenes=p["scenes"], views=p["views"], size=p["size"], seed=p["seed"],
+            workers=None, progress=False,
+            fractions=(fr["large"], fr["small"], fr["test"]),
+        )  # fmt: skip
+    else:
+        from taskonomy.data.taskonomy_layout import import_taskonomy_layout
+
+        import_taskonomy_layout(p["path"], out)
+    bank = Bank(out)
+    return {"views": bank.n_views, "scenes": bank.n_scenes}
+
+
+@job_kind("train")
+def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
+    """A task network (shared encoder family + task decoder) on the large split."""
+    p: dict[str, Any] = dict(job.params)
+    task = p["task"]
+    bank = _bank(ctx)
+    torch.manual_seed(job.seed)
+    model = task_model(task, bank, p, p["model"]["encoder"])
+    losses, summary = _train_and_eval(model, bank, task, "large", p["train"], job.seed, ctx)
+    guess = mean_label_guess(task, bank, model)
+    test = load_task_split(bank, task, "test")
+    guess_losses = per_image(
+        lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), test
+    )
+    _save(ctx.out_dir / "model.safetensors", model)
+    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
+    _save_npy(ctx.out_dir / "guess_losses.npy", guess_losses.numpy())
+    summary["guess_test_loss"] = float(guess_losses.mean())
+    return summary
+
+
+@job_kind("pixels")
+def run_pixels(job: Job, ctx: JobContext) -> dict[str, JSON]:
+    """The small-data scratch network of a target (the reference for Gain)."""
+    p: dict[str, Any] = dict(job.params)
+    task = p["task"]
+    bank = _bank(ctx)
+    torch.manual_seed(job.seed)
+    model = task_model(task, bank, p, "pixels")
+    losses, summary = _train_and_eval(model, bank, task, "small", p["train"], job.seed, ctx)
+    _save(ctx.out_dir / "model.safetensors", model)
+    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
+    return summary
+
+
+def _frozen_encoder(source: str, bank: Bank, p: Mapping[str, Any], ctx: JobContext) -> nn.Module:
+    model_cfg = p["model"]
+    if source == "random":
+        torch.manual_seed(p["seed"])
+        return source_encoder(
+            "random", model_cfg["encoder"], 1, bank.size[0], model_cfg["bottleneck_channels"],
+            model_cfg["width"],
+        )  # fmt: skip
+    (train,) = ctx.deps_of_kind("train")
+    model = task_model(source, bank, p, model_cfg["encoder"])
+    model.load_state_dict(load_file(str(ctx.dep_dir(train) / "model.safetensors")))
+    enc = model.encoder
+    # A multi-view task's tower encodes one view; transfers concatenate views themselves.
+    return enc.encoder if isinstance(enc, MultiViewEncoder) else enc
+
+
+@job_kind("encode")
+def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
+    """Run a frozen source encoder once over every view of the small and test splits."""
+    p: dict[str, Any] = dict(job.params)
+    bank = _bank(ctx)
+    torch.set_num_threads(ctx.threads)
+    enc = _frozen_encoder(p["source"], bank, p, ctx).eval()
+    for split in ("small", "test"):
+        views = bank.split_views(split)
+        images = torch.from_numpy(np.ascontiguousarray(bank.get(p["input"], views)))
+        reps = per_image(lambda b: enc(b["x"]), {"x": images})  # (N, C, h, w)
+        _save_npy(ctx.out_dir / f"{split}.npy", reps.numpy().astype(np.float32))
+        _save_npy(ctx.out_dir / f"{split}_views.npy", views)
+    return {"channels": int(reps.shape[1])}
+
+
+def transfer_inputs(
+    bank: Bank, target: str, split: str, encodes: Sequence[Path]
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Cached representations of a target's samples (N, Σ views·C, h, w), and its labels."""
+    views, _ = sample_views(bank, target, split)  # (N,) or (N, k)
+    blocks = []
+    for folder in encodes:
+        cached = np.load(folder / f"{split}.npy", mmap_mode="r")  # (V, C, h, w)
+        order = np.load(folder / f"{split}_views.npy")
+        rows = np.searchsorted(order, views)  # same shape as views
+        rep = np.asarray(cached[rows.reshape(-1)])  # (N·k, C, h, w)
+        blocks.append(rep.reshape(views.shape[0], -1, *rep.shape[2:]))  # (N, k·C, h, w)
+    return torch.from_numpy(np.concatenate(blocks, axis=1)), load_labels(bank, target, split)
+
+
+def build_readouts(
+    target: str,
+    source_sets: Sequence[Sequence[str]],
+    channels: int,
+    bank: Bank,
+    p: Mapping[str, Any],
+    seeds: Sequence[int],
+) -> list[TransferReadout]:
+    """One freshly initialized readout + target decoder per source set (seeded each)."""
+    out = []
+    kwargs = loss_kwargs(target, bank)
+    for srcs, seed in zip(source_sets, seeds, strict=True):
+        torch.manual_seed(seed)
+        out.append(
+            build_transfer(
+                target, len(srcs), bank.size[0], sizes_of(bank), p["model"]["bottleneck_channels"],
+                source_channels=channels, decoder_width=p["model"]["width"], loss_kwargs=kwargs,
+            )
+        )  # fmt: skip
+    return out
+
+
+def derived_seed(seed: int, *names: str) -> int:
+    """A seed for one transfer (or target) from the run's seed and names, whatever the job."""
+    words = [seed, *(ord(ch) for ch in "|".join(names))]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+@job_kind("transfer")
+def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
+    """Fit readouts + fresh target decoders on cached source representations.
+
+    One job trains every transfer of one order into one target (``params["sources"]`` is
+    a list of source sets) as a single stacked network (:mod:`taskonomy.transfer.stacked`),
+    or one after another with ``transfer.stacked: false``; both give the same losses.
+    """
+    p: dict[str, Any] = dict(job.params)
+    target, source_sets = p["target"], [list(s) for s in p["sources"]]
+    bank = _bank(ctx)
+    torch.set_num_threads(ctx.threads)
+    encodes = {d.params["source"]: ctx.dep_dir(d) for d in ctx.deps_of_kind("encode")}
+    small_reps: list[Tensor] = []
+    test_reps: list[Tensor] = []
+    small_y: dict[str, Tensor] = {}
+    test_y: dict[str, Tensor] = {}
+    for srcs in source_sets:
+        missing = [s for s in srcs if s not in encodes]
+        if missing:
+            raise TaskonomyError(f"transfer {srcs}->{target}: no cached encoder for {missing}")
+        r, small_y = transfer_inputs(bank, target, "small", [encodes[s] for s in srcs])
+        small_reps.append(r)
+        r, test_y = transfer_inputs(bank, target, "test", [encodes[s] for s in srcs])
+        test_reps.append(r)
+    channels = int(small_reps[0].shape[1])
+    seeds = [derived_seed(p["seed"], target, *srcs) for srcs in source_sets]
+    readouts = build_readouts(target, source_sets, channels, bank, p, seeds)
+    cfg = p["transfer"]
+    # Same minibatch order for every transfer into the target, stacked or not.
+    hp: dict[str, Any] = {"steps": cfg["steps"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
+          "seed": derived_seed(p["seed"], target)}  # fmt: skip
+    if cfg["stacked"]:
+        model = StackedTransfers(readouts)
+        small = {**small_y, "reps": torch.cat(small_reps, dim=1)}  # (N, M·C, h, w)
+        test = {**test_y, "reps": torch.cat(test_reps, dim=1)}
+        log = fit(model, lambda b: model.per_model_loss(model(b["reps"]), b).sum(0), small, **hp)
+        losses = per_image(
+            lambda b: model.per_model_loss(model(b["reps"]), b).T, test
+        ).T  # (M, N_test)
+        seconds = log.seconds
+        _save(ctx.out_dir / "readouts.safetensors", model)
+    else:
+        rows: list[Tensor] = []
+        seconds = 0.0
+        for i, ro in enumerate(readouts):
+
+            def step_loss(b: dict[str, Tensor], ro: TransferReadout = ro) -> Tensor:
+                return ro.loss(ro(b["reps"]), b)
+
+            log = fit(ro, step_loss, {**small_y, "reps": small_reps[i]}, **hp)
+            seconds += log.seconds
+            rows.append(per_image(step_loss, {**test_y, "reps": test_reps[i]}))
+            _save(ctx.out_dir / f"readout{i}.safetensors", ro)
+        losses = torch.stack(rows)  # (M, N_test)
+    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
+    atomic_write_text(ctx.out_dir / "transfers.json", json.dumps(source_sets) + "\n")
+    return {
+        "train_seconds": seconds,
+        "transfers": len(source_sets),
+        "test_loss": [float(x) for x in losses.mean(1)],
+    }

@@ -1,0 +1,187 @@
+"""The learning pipeline end to end on a tiny synthetic bank (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from math import comb
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from taskonomy.affinity.table import Transfer, read_table
+from taskonomy.cli import app
+from taskonomy.errors import TaskonomyError
+from taskonomy.pipeline.config import load_config
+from taskonomy.pipeline.executors import InProcessExecutor
+from taskonomy.pipeline.run import run_pipeline
+
+TINY: dict[str, Any] = {
+    "seed": 3,
+    "tasks": ["depth_zbuffer", "normal", "reshading", "class_scene", "random"],
+    "data": {"scenes": 12, "views": 3, "size": 32},
+    "model": {"width": 8, "bottleneck_channels": 16},
+    "train": {"steps": 30, "batch_size": 16},
+    "pixels": {"steps": 10, "batch_size": 16},
+    "transfer": {"max_order": 2, "steps": 10, "batch_size": 16},
+    "taxonomy": {"budgets": [1, 2, 4], "orders": [1, 2]},
+    "workers": 1,
+    "sanity": "warn",
+}
+
+
+def _write(tmp_path: Path, cfg: dict[str, Any], name: str = "tiny.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    out = tmp_path_factory.mktemp("run")
+    cfg = load_config(overrides=TINY)
+    return out, run_pipeline(cfg, out, executor=InProcessExecutor())
+
+
+def test_config_overrides_only_what_it_names(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, {"preset": "quick", "seed": 7, "train": {"steps": 5}}))
+    quick = load_config(preset="quick")
+    assert cfg.seed == 7 and cfg.train.steps == 5
+    assert cfg.train.lr == quick.train.lr and cfg.tasks == quick.tasks
+    assert load_config(preset="standard").model.encoder == "small_resnet"
+    assert load_config(preset="paper").model.encoder == "resnet50"
+
+
+@pytest.mark.parametrize(
+    ("cfg", "match"),
+    [
+        ({"preset": "quick", "trian": {"steps": 1}}, r"trian.*Extra inputs"),
+        ({"preset": "quick", "train": {"steps": 0}}, r"train\.steps"),
+        ({"preset": "quick", "tasks": ["depth"]}, "unknown task"),
+        ({"preset": "quick", "novel": ["keypoints3d"]}, "must also be listed"),
+        ({"preset": "nope"}, "preset"),
+        ({"tasks": ["normal"], "data": {"splits": {"large": 1.0}}}, "splits"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, cfg: dict[str, Any], match: str) -> None:
+    with pytest.raises(TaskonomyError, match=match):
+        load_config(_write(tmp_path, cfg))
+
+
+def test_cli_bad_config_exits_nonzero(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["run", "--config", str(_write(tmp_path, {"bogus": 1}))])
+    assert res.exit_code == 2
+
+
+def test_tiny_run_tables(tiny_run: tuple[Path, Any]) -> None:
+    out, result = tiny_run
+    aff = read_table(out / "tables" / "affinities.csv")
+    targets = {"depth_zbuffer", "normal", "reshading", "class_scene"}
+    assert set(aff.targets()) == targets
+    for t in targets:
+        row = aff.for_target(t)
+        assert sum(row.values()) == pytest.approx(1.0)
+        assert Transfer(("self",), t) in row and Transfer(("random",), t) in row
+        assert Transfer((t,), t) in row  # t → t: the target's own frozen encoder
+        # the paper's order-2 selection: pairs of the best 5 other tasks (here only 3 exist)
+        assert sum(1 for tr in row if tr.order == 2) == comb(min(5, len(targets) - 1), 2)
+        assert all("random" not in tr.sources and t not in tr.sources
+                   for tr in row if tr.order == 2)  # fmt: skip
+    wins_self = read_table(out / "tables" / "wins_vs_self.csv")
+    wins_pix = read_table(out / "tables" / "wins_vs_pixels.csv")
+    assert all(wins_self.value(["self"], t) == 0.5 for t in targets)
+    assert all(wins_pix.value(["pixels"], t) == 0.5 for t in targets)
+    assert (out / "tables" / "sanity.csv").read_text().startswith("task,")
+    assert {r.task for r in result.sanity} == targets
+    assert all(0 <= r.win_vs_guess <= 1 for r in result.sanity)
+    assert len(list((out / "taxonomies").glob("*.json"))) == 6
+    assert (out / "config.yaml").is_file()
+    # weights are safetensors
+    assert list((out / "jobs" / "train").glob("*/model.safetensors"))
+
+
+def test_solve_reads_the_run_tables(tiny_run: tuple[Path, Any]) -> None:
+    out, _ = tiny_run
+    res = CliRunner().invoke(
+        app,
+        ["solve", "--affinities", str(out / "tables" / "affinities.csv"), "--budget", "2",
+         "--max-order", "2", "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    import json
+
+    policy = json.loads(res.output)
+    assert all(c["gain"] is not None for c in policy["policy"].values())  # win rates beside
+
+
+def test_rerun_skips_everything_and_is_identical(tiny_run: tuple[Path, Any]) -> None:
+    out, first = tiny_run
+    cfg = load_config(overrides=TINY)
+    again = run_pipeline(cfg, out, executor=InProcessExecutor())
+    assert sum(r.n_executed for r in again.reports) == 0
+    assert dict(again.affinities) == dict(first.affinities)
+
+
+def test_sanity_check_stops_an_untrained_run(tmp_path: Path) -> None:
+    cfg = load_config(overrides={**TINY, "train": {"steps": 1}, "sanity": "stop",
+                                 "tasks": ["depth_zbuffer", "random"]})  # fmt: skip
+    with pytest.raises(TaskonomyError, match=r"sanity check failed.*depth_zbuffer"):
+        run_pipeline(cfg, tmp_path / "run", executor=InProcessExecutor())
+    # the finished task network stays on disk for a resumed, longer run
+    assert list((tmp_path / "run" / "jobs" / "train").glob("*/job.json"))
+
+
+def _run_cli(cfg: Path, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "taskonomy.cli", "run", "--config", str(cfg), "--out", str(out),
+         "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _finished(out: Path, kind: str) -> dict[Path, tuple[int, int]]:
+    return {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "jobs" / kind).glob("*/job.json")
+    }
+
+
+def test_sigkill_during_transfers_then_resume(tmp_path: Path, tiny_run: tuple[Path, Any]) -> None:
+    reference, _ = tiny_run  # an uninterrupted run of the same config and seed
+    cfg = _write(tmp_path, TINY)
+    out = tmp_path / "killed"
+    proc = _run_cli(cfg, out)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _finished(out, "transfer"):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the transfer stage could be interrupted"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {k: _finished(out, k) for k in ("data", "train", "pixels", "encode", "transfer")}
+    assert before["transfer"] and not (out / "tables" / "affinities.csv").exists()
+
+    proc = _run_cli(cfg, out)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    for kind, jobs in before.items():
+        after = _finished(out, kind)
+        for path, stamp in jobs.items():
+            assert after[path] == stamp, f"{kind} job {path.parent.name} was redone"
+    a = (out / "tables" / "affinities.csv").read_text()
+    b = (reference / "tables" / "affinities.csv").read_text()
+    assert a == b
+    assert not list((out / "jobs").glob("*/.*tmp*"))
+
+
+def test_losses_are_finite(tiny_run: tuple[Path, Any]) -> None:
+    out, _ = tiny_run
+    for f in (out / "jobs").glob("*/*/test_losses.npy"):
+        assert np.isfinite(np.load(f)).all()
