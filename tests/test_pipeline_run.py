@@ -22,6 +22,7 @@ from taskonomy.errors import TaskonomyError
 from taskonomy.pipeline.config import load_config
 from taskonomy.pipeline.executors import InProcessExecutor
 from taskonomy.pipeline.run import run_pipeline
+from taskonomy.tasks import get_task
 
 TINY: dict[str, Any] = {
     "seed": 3,
@@ -34,6 +35,7 @@ TINY: dict[str, Any] = {
     "taxonomy": {"budgets": [1, 2, 4], "orders": [1, 2]},
     "workers": 1,
     "sanity": "warn",
+    "novel": ["reshading"],
 }
 
 
@@ -89,11 +91,14 @@ def test_tiny_run_tables(tiny_run: tuple[Path, Any]) -> None:
         row = aff.for_target(t)
         assert sum(row.values()) == pytest.approx(1.0)
         assert Transfer(("self",), t) in row and Transfer(("random",), t) in row
-        assert Transfer((t,), t) in row  # t → t: the target's own frozen encoder
+        if t != "reshading":
+            assert Transfer((t,), t) in row  # t → t: the target's own frozen encoder
         # the paper's order-2 selection: pairs of the best 5 other tasks (here only 3 exist)
-        assert sum(1 for tr in row if tr.order == 2) == comb(min(5, len(targets) - 1), 2)
+        others = len(targets - {t, "reshading"})
+        assert sum(1 for tr in row if tr.order == 2) == comb(min(5, others), 2)
         assert all("random" not in tr.sources and t not in tr.sources
                    for tr in row if tr.order == 2)  # fmt: skip
+        assert all("reshading" not in tr.sources for tr in row)  # held out: novel
     wins_self = read_table(out / "tables" / "wins_vs_self.csv")
     wins_pix = read_table(out / "tables" / "wins_vs_pixels.csv")
     assert all(wins_self.value(["self"], t) == 0.5 for t in targets)
@@ -131,7 +136,7 @@ def test_rerun_skips_everything_and_is_identical(tiny_run: tuple[Path, Any]) -> 
 
 def test_sanity_check_stops_an_untrained_run(tmp_path: Path) -> None:
     cfg = load_config(overrides={**TINY, "train": {"steps": 1}, "sanity": "stop",
-                                 "tasks": ["depth_zbuffer", "random"]})  # fmt: skip
+                                 "tasks": ["depth_zbuffer", "random"], "novel": []})  # fmt: skip
     with pytest.raises(TaskonomyError, match=r"sanity check failed.*depth_zbuffer"):
         run_pipeline(cfg, tmp_path / "run", executor=InProcessExecutor())
     # the finished task network stays on disk for a resumed, longer run
@@ -185,3 +190,62 @@ def test_losses_are_finite(tiny_run: tuple[Path, Any]) -> None:
     out, _ = tiny_run
     for f in (out / "jobs").glob("*/*/test_losses.npy"):
         assert np.isfinite(np.load(f)).all()
+
+
+def test_novel_task_report(tiny_run: tuple[Path, Any]) -> None:
+    out, result = tiny_run
+    rows = result.novel["reshading"]
+    assert (out / "tables" / "novel_reshading.json").is_file()
+    feasible = [n for n, rec in result.taxonomies.items() if "policy" in rec]
+    assert {r["taxonomy"] for r in rows} == set(feasible) and rows
+    for r in rows:
+        assert "reshading" not in r["sources"]  # served by transfers from other tasks only
+        assert 0 <= r["gain"] <= 1 and 0 <= r["quality"] <= 1 and 0 <= r["win_vs_random"] <= 1
+    for rec in result.taxonomies.values():
+        if "policy" in rec:
+            assert rec["policy"]["reshading"]["kind"] == "transfer"
+            assert "reshading" not in rec["scratch"]
+
+
+def test_process_pool_gives_the_same_tables(tmp_path: Path, tiny_run: tuple[Path, Any]) -> None:
+    from taskonomy.pipeline.executors import ProcessPoolExecutor, cpu_count
+
+    _, first = tiny_run
+    cfg = load_config(overrides=TINY)
+    # One worker process with the in-process thread count: the same arithmetic.
+    with ProcessPoolExecutor(workers=1) as pool:
+        assert pool.threads == cpu_count()
+        result = run_pipeline(cfg, tmp_path / "pool", executor=pool)
+    assert dict(result.affinities) == dict(first.affinities)
+    assert dict(result.wins_vs_pixels) == dict(first.wins_vs_pixels)
+
+
+def test_every_task_of_the_dictionary_runs(tmp_path: Path) -> None:
+    """All 25 tasks + random (multi-view, source-only, segment embeddings, poses), orders
+    up to 5 and a novel multi-view target, with a handful of steps: plumbing, not quality."""
+    cfg = load_config(
+        preset="standard",
+        overrides={
+            "data": {"scenes": 6, "views": 3, "size": 32},
+            "model": {"width": 8, "bottleneck_channels": 8},
+            "train": {"steps": 2, "batch_size": 8},
+            "pixels": {"steps": 1, "batch_size": 8},
+            "transfer": {"max_order": 5, "steps": 1, "batch_size": 8},
+            "taxonomy": {"budgets": [3], "orders": [1, None]},
+            "workers": 1,
+            "sanity": "warn",
+            "novel": ["egomotion"],
+        },
+    )
+    result = run_pipeline(cfg, tmp_path / "run", executor=InProcessExecutor())
+    targets = [t for t in cfg.tasks if get_task(t).role == "task"]
+    assert sorted(result.affinities.targets()) == sorted(targets) and len(targets) == 22
+    for t in targets:
+        row = result.affinities.for_target(t)
+        assert sum(row.values()) == pytest.approx(1.0)
+        orders = {tr.order for tr in row}
+        assert orders >= {1, 2, 3, 4, 5}
+    sources = {s for tr in result.affinities for s in tr.sources}
+    assert {"jigsaw", "colorization", "inpainting", "random", "point_matching"} <= sources
+    assert "egomotion" not in sources
+    assert result.novel["egomotion"]

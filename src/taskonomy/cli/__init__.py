@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``.
-COMMAND_MODULES = ["solve", "generate", "show", "export", "run", "serve"]
+COMMAND_MODULES = ["solve", "generate", "show", "export", "run", "report", "serve"]
 
 
 def _version_callback(value: bool) -> None:

@@ -22,10 +22,13 @@ def run(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Override the config's seed."),
     executor: str = typer.Option(
-        "inprocess", "--executor", help="inprocess, pool (local processes) or ray."
+        "auto",
+        "--executor",
+        help="auto (pool when workers > 1), inprocess, pool (local processes) or ray.",
     ),
     workers: int | None = typer.Option(None, "--workers", help="Processes for --executor pool."),
     quiet: bool = typer.Option(False, "--quiet", help="Plain log lines, no progress bars."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write RUN_DIR/report/."),
 ) -> None:
     """Train task networks, measure transfers, compute affinities and taxonomies."""
     from taskonomy.pipeline.config import load_config
@@ -42,11 +45,20 @@ def run(
         if novel:
             overrides["novel"] = novel
         cfg = load_config(config, preset or (None if config else "quick"), overrides)
+        if executor == "auto":
+            executor = "pool" if cfg.workers > 1 else "inprocess"
         with make_executor(executor, cfg.workers) as ex:
             result = run_pipeline(cfg, out, executor=ex, progress=make_progress(quiet))
+        page = None
+        if report:
+            from taskonomy.report.html import build_report
+
+            page = build_report(out / "report", run_dir=out)
     from taskonomy.pipeline.summary import print_summary
 
     print_summary(result)
+    if page is not None:
+        typer.echo(f"Report: {page}")
 
 
 def register(app: typer.Typer) -> None:

@@ -64,7 +64,10 @@ class TrainConfig(_Strict):
 
 class TransferConfig(_Strict):
     max_order: int = Field(2, ge=1)
-    stacked: bool = True  # train a target's transfers of one order as one grouped network
+    # Train a target's transfers of one order as one grouped network (same arithmetic as one
+    # by one). "auto": always for pooled (vector/class) heads; for dense heads up to 32²,
+    # where grouped convolutions beat separate ones on a CPU (benchmarks/bench_transfer.py).
+    stacked: Literal["auto", "always", "never"] = "auto"
     steps: int = Field(300, ge=1)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -139,8 +142,9 @@ def _validate(data: dict[str, Any], origin: str) -> RunConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = "" if not err["loc"] else f" (got {err.get('input')!r:.120})"
         raise TaskonomyError(
-            f"{origin}: invalid config at {loc!r}: {err['msg']} (got {err.get('input')!r}). "
+            f"{origin}: invalid config at {loc!r}: {err['msg']}{got}. "
             f"Fix that key; see the presets in taskonomy/pipeline/presets/."
         ) from None
 

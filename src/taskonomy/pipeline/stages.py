@@ -21,6 +21,7 @@ almost every target), so every transfer into a target answers from the same pixe
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
+from taskonomy.nn.decoders import is_dense
 from taskonomy.nn.encoders import MultiViewEncoder, source_encoder
 from taskonomy.nn.heads import TaskModel
 from taskonomy.nn.losses import class_weights_from_counts
@@ -127,13 +129,16 @@ def _train_and_eval(
         val=val if next(iter(val.values())).shape[0] else None,
     )
     test = load_task_split(bank, task, "test")
+    t0 = time.perf_counter()
     losses = per_image(lambda b: model.loss(model(b), b), test)  # (N_test,)
+    eval_seconds = time.perf_counter() - t0
     ctx.logger.info(
         "%s: %d steps in %.1fs, final loss %.4f, kept step %d", task, log.steps, log.seconds,
         log.final_loss, log.best_step,
     )  # fmt: skip
     summary: dict[str, JSON] = {
         "train_seconds": log.seconds,
+        "compute_seconds": log.seconds + eval_seconds,
         "final_train_loss": log.final_loss,
         "best_step": log.best_step,
         "val_losses": list[JSON](log.val_losses),
@@ -258,13 +263,16 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
     bank = _bank(ctx)
     torch.set_num_threads(ctx.threads)
     enc = _frozen_encoder(p["source"], bank, p, ctx).eval()
+    compute = 0.0
     for split in ("small", "test"):
         views = bank.split_views(split)
         images = torch.from_numpy(np.ascontiguousarray(bank.get(p["input"], views)))
+        t0 = time.perf_counter()
         reps = per_image(lambda b: enc(b["x"]), {"x": images})  # (N, C, h, w)
+        compute += time.perf_counter() - t0
         _save_npy(ctx.out_dir / f"{split}.npy", reps.numpy().astype(np.float32))
         _save_npy(ctx.out_dir / f"{split}_views.npy", views)
-    return {"channels": int(reps.shape[1])}
+    return {"channels": int(reps.shape[1]), "compute_seconds": compute}
 
 
 def transfer_inputs(
@@ -310,13 +318,21 @@ def derived_seed(seed: int, *names: str) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
+def use_stacked(mode: str, target: str, image_size: int) -> bool:
+    """Whether to train a group of transfers stacked (see ``TransferConfig.stacked``)."""
+    if mode != "auto":
+        return mode == "always"
+    head = get_task(target).head
+    return head is None or not is_dense(head.decoder) or image_size <= 32
+
+
 @job_kind("transfer")
 def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """Fit readouts + fresh target decoders on cached source representations.
 
     One job trains every transfer of one order into one target (``params["sources"]`` is
     a list of source sets) as a single stacked network (:mod:`taskonomy.transfer.stacked`),
-    or one after another with ``transfer.stacked: false``; both give the same losses.
+    or one after another (``transfer.stacked``); both give the same losses.
     """
     p: dict[str, Any] = dict(job.params)
     target, source_sets = p["target"], [list(s) for s in p["sources"]]
@@ -342,7 +358,8 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
     # Same minibatch order for every transfer into the target, stacked or not.
     hp: dict[str, Any] = {"steps": cfg["steps"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
           "seed": derived_seed(p["seed"], target)}  # fmt: skip
-    if cfg["stacked"]:
+    t0 = time.perf_counter()
+    if use_stacked(cfg["stacked"], target, bank.size[0]):
         model = StackedTransfers(readouts)
         small = {**small_y, "reps": torch.cat(small_reps, dim=1)}  # (N, M·C, h, w)
         test = {**test_y, "reps": torch.cat(test_reps, dim=1)}
@@ -365,10 +382,12 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
             rows.append(per_image(step_loss, {**test_y, "reps": test_reps[i]}))
             _save(ctx.out_dir / f"readout{i}.safetensors", ro)
         losses = torch.stack(rows)  # (M, N_test)
+    compute = time.perf_counter() - t0
     _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
     atomic_write_text(ctx.out_dir / "transfers.json", json.dumps(source_sets) + "\n")
     return {
         "train_seconds": seconds,
+        "compute_seconds": compute,
         "transfers": len(source_sets),
         "test_loss": [float(x) for x in losses.mean(1)],
     }

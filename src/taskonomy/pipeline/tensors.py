@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from taskonomy.data.bank import Bank
+from taskonomy.data.bank import VIEWS_SUFFIX, Bank
 from taskonomy.tasks import get_task
 
 MASK = "mask_valid"
@@ -24,7 +24,7 @@ def sample_views(bank: Bank, task: str, split: str) -> tuple[np.ndarray, np.ndar
     if spec.views == 1:
         return bank.split_views(split), None
     rows = bank.tuple_rows(task, split)
-    views = np.asarray(bank.raw(f"{task}.views")[rows]).astype(np.int64)  # (N, k)
+    views = np.asarray(bank.raw(task + VIEWS_SUFFIX)[rows]).astype(np.int64)  # (N, k)
     return views, rows
 
 

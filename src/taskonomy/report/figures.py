@@ -542,7 +542,13 @@ def gain_quality_curves(
     ratios: list[float] = []
     for _ in groups:
         ratios += [1.2, 0.2 * n_t, 0.9]  # mean curve, heatmap, gap for tick labels
-    grid = fig.add_gridspec(3 * len(groups), 2, height_ratios=ratios, hspace=0.08, wspace=0.35)
+    # The Quality panel's target names sit between the two columns: leave them room
+    # (axes share 0.74 of the width after subplots_adjust; gap = wspace × axes width).
+    longest = max((len(t) for d in data.values() for t in d[3]), default=8)
+    label_in = longest * 7 * 0.62 / 72 + 0.3  # tick labels at 7 pt, plus ticks and pad
+    usable = 0.74 * fig.get_figwidth()
+    wspace = max(0.35, 2 * label_in / max(usable - label_in, 1e-6))
+    grid = fig.add_gridspec(3 * len(groups), 2, height_ratios=ratios, hspace=0.08, wspace=wspace)
     im = None
     for r, (order, (gain, quality, scratch, targets, budgets)) in enumerate(data.items()):
         for c, (name, vals) in enumerate((("Gain", gain), ("Quality", quality))):
@@ -586,7 +592,164 @@ def gain_quality_curves(
     )
     if im is not None:
         # A dedicated axes: colorbar(ax=...) would steal space that subplots_adjust resets.
-        cax = fig.add_axes((0.9, 0.35, 0.015, 0.3))
+        cax = fig.add_axes((0.915, 0.35, 0.015, 0.3))
         cbar = fig.colorbar(im, cax=cax)
         cbar.set_label("win rate (0.5 = as good as the baseline)", fontsize=9)
+    return _finish(fig, path, dpi)
+
+
+# ---- loss ratios before AHP ---------------------------------------------------------
+
+
+def loss_ratio_matrix(
+    losses: TransferTable,
+    targets: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """``(R, targets, sources)``: ``R[i, j]`` = loss(src j → target i) / loss(self → target i).
+
+    ``losses`` is a ``"mean_test_loss"`` table (a run's ``tables/losses.csv``: the mean
+    per-image test loss of every transfer, ``self`` and ``pixels`` included). Dividing by
+    the fully supervised network's loss puts targets with very different loss scales on
+    one axis: 1 = as good as full supervision, lower is better. Sources default to every
+    first-order source but ``self`` (whose ratio is 1 by construction), ordered by
+    :func:`order_tasks` (``random``/``pixels`` last). Missing transfers, and every cell of a
+    target without a positive ``self`` loss, are NaN.
+    """
+    if not isinstance(losses, TransferTable):
+        raise input_error("losses", type(losses).__name__, "a TransferTable")
+    if losses.kind != "mean_test_loss":
+        raise input_error(
+            "losses table kind", losses.kind, "'mean_test_loss'",
+            "Pass the run's tables/losses.csv (read_table(path, 'mean_test_loss')).",
+        )  # fmt: skip
+    tg = list(targets) if targets is not None else order_tasks(losses.targets())
+    if sources is not None:
+        src = list(sources)
+    else:
+        src = order_tasks(tr.sources[0] for tr in losses if tr.order == 1 and not tr.is_self)
+    raw, tg, src = losses.first_order_matrix(tg, src)  # (T, S)
+    ref = np.array([losses.value(["self"], t) or np.nan for t in tg])  # (T,)
+    ref = np.where(ref > 0, ref, np.nan)  # (T,) a zero self loss gives no usable scale
+    return raw / ref[:, None], tg, src  # (T, S)
+
+
+def loss_ratio_heatmap(
+    losses: TransferTable,
+    targets: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    dpi: int = 150,
+) -> Figure:
+    """The first-order transfers *before* AHP: test-loss ratios to full supervision.
+
+    Cell (target, source) = mean test loss of source → target divided by that of
+    ``self`` → target (see :func:`loss_ratio_matrix`), on a log colour scale centred on 1
+    (ratios are multiplicative). Low (better than full supervision) is blue, high red.
+    The matrix shown is kept as ``fig.taskonomy_ratios`` = ``(R, targets, sources)``.
+    """
+    r, tg, src = loss_ratio_matrix(losses, targets, sources)  # (T, S)
+    finite = r[np.isfinite(r) & (r > 0)]
+    if finite.size == 0:
+        raise input_error(
+            "loss_ratio_heatmap", f"{len(tg)} targets × {len(src)} sources", "some finite ratios"
+        )
+
+    import matplotlib as mpl
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import NullLocator
+
+    # Symmetric in log space around 1, so "twice as bad" and "twice as good" look alike.
+    span = max(float(np.max(np.abs(np.log(finite)))), math.log(1.05))
+    norm = LogNorm(vmin=math.exp(-span), vmax=math.exp(span))
+    cmap = mpl.colormaps["RdBu_r"].with_extremes(bad=_MISSING_COLOR)
+    fig = _new_figure(max(6.5, 1.6 + 0.3 * len(src)), max(5.0, 1.8 + 0.28 * len(tg)))
+    ax = fig.add_subplot()
+    im = ax.imshow(
+        np.ma.masked_invalid(r), cmap=cmap, norm=norm, aspect="auto", interpolation="nearest"
+    )
+    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
+    ax.set_yticks(range(len(tg)), tg, fontsize=8)
+    _color_ticklabels(ax.get_xticklabels())
+    _color_ticklabels(ax.get_yticklabels())
+    _family_separators(ax, src, "x")
+    _family_separators(ax, tg, "y")
+    if len(tg) * len(src) <= 150:  # small tables: print the numbers too
+        for (i, j), v in np.ndenumerate(r):
+            if np.isfinite(v):
+                dark = abs(math.log(v)) > 0.6 * span if v > 0 else False
+                ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=6.5,
+                        color="white" if dark else "black")  # fmt: skip
+    ax.set_xlabel("source task (frozen encoder)")
+    ax.set_ylabel("target task")
+    ax.set_title(
+        title or f"Before AHP: test-loss ratio to full supervision ({len(tg)} × {len(src)})",
+        pad=12,
+    )
+    cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    # Plain ratios on the log axis (0.5, 1, 2), not matplotlib's default 5×10⁻¹ labels.
+    nice = [0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10]
+    ticks = [t for t in nice if norm.vmin <= t <= norm.vmax]  # type: ignore[operator]
+    cbar.ax.yaxis.set_minor_locator(NullLocator())
+    cbar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+    cbar.set_label(
+        "loss(source → target) / loss(self → target)\nlog scale, lower is better", fontsize=9
+    )
+    _family_legend(ax, [*tg, *src])
+    fig.taskonomy_ratios = (r, tg, src)  # type: ignore[attr-defined]
+    return _finish(fig, path, dpi)
+
+
+# ---- task-similarity tree -----------------------------------------------------------
+
+
+def task_tree_figure(
+    linkage: np.ndarray,
+    labels: Sequence[str],
+    *,
+    distance_label: str = "cosine distance between transfer-out patterns",
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    dpi: int = 150,
+) -> Figure:
+    """A dendrogram of tasks (leaves left, root right), leaf names coloured by family.
+
+    ``linkage`` is a SciPy linkage matrix over ``labels`` (see
+    :class:`taskonomy.report.tree.TaskTree`). The links are drawn here from SciPy's
+    layout (``dendrogram(no_plot=True)``) so no pyplot state is touched.
+    """
+    from scipy.cluster.hierarchy import dendrogram
+
+    z = np.asarray(linkage, dtype=float)  # (n-1, 4)
+    if z.ndim != 2 or z.shape[1] != 4 or z.shape[0] != len(labels) - 1:
+        raise input_error(
+            "task_tree_figure linkage", f"shape {z.shape} for {len(labels)} labels",
+            "a SciPy linkage matrix of shape (len(labels) - 1, 4)",
+        )  # fmt: skip
+    layout = dendrogram(z, labels=list(labels), no_plot=True)
+    leaves: list[str] = layout["ivl"]
+    fig = _new_figure(7.5, max(3.0, 1.4 + 0.3 * len(leaves)))
+    ax = fig.add_subplot()
+    for xs, ys in zip(layout["icoord"], layout["dcoord"], strict=True):
+        # SciPy puts leaf k at 5 + 10k; rescale to 0..n-1 so leaves sit on integer ticks.
+        ax.plot(ys, (np.asarray(xs) - 5) / 10, color="#404040", lw=1.2)
+    ax.set_yticks(range(len(leaves)), leaves, fontsize=9)
+    _color_ticklabels(ax.get_yticklabels())
+    ax.set_ylim(len(leaves) - 0.5, -0.5)
+    ax.set_xlim(0, max(float(z[:, 2].max()) * 1.05, 1e-6) if len(z) else 1.0)
+    ax.set_xlabel(distance_label)
+    ax.set_ylabel("source task")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title or f"Task-similarity tree ({len(leaves)} tasks)")
+    from matplotlib.patches import Patch
+
+    fams = sorted({family_of(n) for n in leaves}, key=lambda f: _FAMILY_RANK.get(f, 9))
+    ax.legend(
+        handles=[Patch(color=_FAMILY_COLOR[f], label=f) for f in fams],
+        title="task family\n(label colour)", loc="lower left", bbox_to_anchor=(1.01, 0.0),
+        fontsize=8, title_fontsize=8, frameon=False,
+    )  # fmt: skip
     return _finish(fig, path, dpi)
