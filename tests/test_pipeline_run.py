@@ -24,32 +24,11 @@ from taskonomy.pipeline.executors import InProcessExecutor
 from taskonomy.pipeline.run import run_pipeline
 from taskonomy.tasks import get_task
 
-TINY: dict[str, Any] = {
-    "seed": 3,
-    "tasks": ["depth_zbuffer", "normal", "reshading", "class_scene", "random"],
-    "data": {"scenes": 12, "views": 3, "size": 32},
-    "model": {"width": 8, "bottleneck_channels": 16},
-    "train": {"steps": 30, "batch_size": 16},
-    "pixels": {"steps": 10, "batch_size": 16},
-    "transfer": {"max_order": 2, "steps": 10, "batch_size": 16},
-    "taxonomy": {"budgets": [1, 2, 4], "orders": [1, 2]},
-    "workers": 1,
-    "sanity": "warn",
-    "novel": ["reshading"],
-}
-
 
 def _write(tmp_path: Path, cfg: dict[str, Any], name: str = "tiny.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(cfg))
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    out = tmp_path_factory.mktemp("run")
-    cfg = load_config(overrides=TINY)
-    return out, run_pipeline(cfg, out, executor=InProcessExecutor())
 
 
 def test_config_overrides_only_what_it_names(tmp_path: Path) -> None:
@@ -126,16 +105,18 @@ def test_solve_reads_the_run_tables(tiny_run: tuple[Path, Any]) -> None:
     assert all(c["gain"] is not None for c in policy["policy"].values())  # win rates beside
 
 
-def test_rerun_skips_everything_and_is_identical(tiny_run: tuple[Path, Any]) -> None:
+def test_rerun_skips_everything_and_is_identical(
+    tiny_run: tuple[Path, Any], tiny_config: dict[str, Any]
+) -> None:
     out, first = tiny_run
-    cfg = load_config(overrides=TINY)
+    cfg = load_config(overrides=tiny_config)
     again = run_pipeline(cfg, out, executor=InProcessExecutor())
     assert sum(r.n_executed for r in again.reports) == 0
     assert dict(again.affinities) == dict(first.affinities)
 
 
-def test_sanity_check_stops_an_untrained_run(tmp_path: Path) -> None:
-    cfg = load_config(overrides={**TINY, "train": {"steps": 1}, "sanity": "stop",
+def test_sanity_check_stops_an_untrained_run(tmp_path: Path, tiny_config: dict[str, Any]) -> None:
+    cfg = load_config(overrides={**tiny_config, "train": {"steps": 1}, "sanity": "stop",
                                  "tasks": ["depth_zbuffer", "random"], "novel": []})  # fmt: skip
     with pytest.raises(TaskonomyError, match=r"sanity check failed.*depth_zbuffer"):
         run_pipeline(cfg, tmp_path / "run", executor=InProcessExecutor())
@@ -157,9 +138,11 @@ def _finished(out: Path, kind: str) -> dict[Path, tuple[int, int]]:
     }
 
 
-def test_sigkill_during_transfers_then_resume(tmp_path: Path, tiny_run: tuple[Path, Any]) -> None:
+def test_sigkill_during_transfers_then_resume(
+    tmp_path: Path, tiny_run: tuple[Path, Any], tiny_config: dict[str, Any]
+) -> None:
     reference, _ = tiny_run  # an uninterrupted run of the same config and seed
-    cfg = _write(tmp_path, TINY)
+    cfg = _write(tmp_path, tiny_config)
     out = tmp_path / "killed"
     proc = _run_cli(cfg, out)
     deadline = time.monotonic() + 240
@@ -207,11 +190,13 @@ def test_novel_task_report(tiny_run: tuple[Path, Any]) -> None:
             assert "reshading" not in rec["scratch"]
 
 
-def test_process_pool_gives_the_same_tables(tmp_path: Path, tiny_run: tuple[Path, Any]) -> None:
+def test_process_pool_gives_the_same_tables(
+    tmp_path: Path, tiny_run: tuple[Path, Any], tiny_config: dict[str, Any]
+) -> None:
     from taskonomy.pipeline.executors import ProcessPoolExecutor, cpu_count
 
     _, first = tiny_run
-    cfg = load_config(overrides=TINY)
+    cfg = load_config(overrides=tiny_config)
     # One worker process with the in-process thread count: the same arithmetic.
     with ProcessPoolExecutor(workers=1) as pool:
         assert pool.threads == cpu_count()

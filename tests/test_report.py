@@ -7,6 +7,7 @@ import csv
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -105,29 +106,8 @@ def _group_table(seed: int = 0) -> TransferTable:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from taskonomy.pipeline.config import load_config
-    from taskonomy.pipeline.executors import InProcessExecutor
-    from taskonomy.pipeline.run import run_pipeline
-
-    cfg = load_config(
-        overrides={
-            "seed": 3,
-            "tasks": ["depth_zbuffer", "normal", "reshading", "class_scene", "random"],
-            "data": {"scenes": 12, "views": 3, "size": 32},
-            "model": {"width": 8, "bottleneck_channels": 16},
-            "train": {"steps": 30, "batch_size": 16},
-            "pixels": {"steps": 10, "batch_size": 16},
-            "transfer": {"max_order": 2, "steps": 10, "batch_size": 16},
-            "taxonomy": {"budgets": [1, 2, 4], "orders": [1, 2]},
-            "workers": 1,
-            "sanity": "warn",
-            "novel": ["reshading"],
-        }
-    )
-    out = tmp_path_factory.mktemp("run")
-    run_pipeline(cfg, out, executor=InProcessExecutor())
-    return out
+def run_dir(tiny_run: tuple[Path, Any]) -> Path:
+    return tiny_run[0]
 
 
 @pytest.fixture(scope="module")
