@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--sources", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--encoder", default="small_resnet", help="small_resnet or resnet50")
+    ap.add_argument("--targets", default="depth_zbuffer,normal,segment_semantic,class_scene")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -60,7 +62,7 @@ def main() -> None:
             )
             encoders.append(enc.eval())
         print(
-            f"images {args.size}², small_resnet width {args.width}, bottleneck "
+            f"images {args.size}², {args.encoder} width {args.width}, bottleneck "
             f"{args.bottleneck}, {args.steps} steps × batch {args.batch}, "
             f"{args.threads} thread(s)"
         )
@@ -70,7 +72,7 @@ def main() -> None:
         )
         totals = defaultdict(float)
         breakdown: dict[str, float] = defaultdict(float)
-        for target in ("depth_zbuffer", "normal", "segment_semantic", "class_scene"):
+        for target in args.targets.split(","):
             for order in (1, 2):
                 sets = list(combinations(range(args.sources), order))[:10]
                 t = bench_target(bank, target, encoders, sets, args, breakdown)
