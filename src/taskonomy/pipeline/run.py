@@ -279,14 +279,13 @@ def _taxonomies(
 
     out: dict[str, dict[str, Any]] = {}
     folder = rd.sub("taxonomies")
-    sources = [s for s in plan.sources]
     for order in plan.cfg.taxonomy.orders:
         for budget in plan.cfg.taxonomy.budgets:
             name = f"budget{budget}_order{order if order is not None else 'all'}"
             try:
                 pol = solve_plan(
                     affinities, budget=budget, max_order=order, targets=plan.targets,
-                    sources=sources, winrates=winrates,
+                    sources=plan.sources, winrates=winrates,
                 )  # fmt: skip
                 record: dict[str, Any] = pol.to_json()
             except TaskonomyError as exc:

@@ -57,10 +57,8 @@ def _bank(ctx: JobContext) -> Bank:
 
 
 def _save(path: Path, module: nn.Module) -> None:
-    tensors = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    # Written inside the job's temporary folder, which the engine commits atomically.
+    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(path))
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
