@@ -10,6 +10,7 @@ import typer
 from taskonomy.cli._common import user_errors
 from taskonomy.errors import input_error
 from taskonomy.taxonomy.policy import Policy
+from taskonomy.taxonomy.published import published_suffix
 
 
 def solve(
@@ -48,7 +49,7 @@ def solve(
         if table.kind != "affinity":
             raise input_error("--affinities table kind", table.kind, "'affinity'")
         wr = (
-            P.load_winrates(winrates, _suffix_of(affinities))
+            P.load_winrates(winrates, published_suffix(affinities))
             if winrates is not None
             else P.find_winrates_for(affinities)
         )
@@ -66,11 +67,6 @@ def solve(
         typer.echo(json.dumps(policy.to_json(), indent=2))
         return
     _print_table(policy)
-
-
-def _suffix_of(path: Path) -> str:
-    stem = path.stem
-    return stem[len("all_affinities") :] if stem.startswith("all_affinities") else ""
 
 
 def _fmt(x: float | None) -> str:

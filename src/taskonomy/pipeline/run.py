@@ -125,23 +125,34 @@ class Plan:
         return out
 
 
-def _losses(rd: RunDir, job: Job, transfer: Transfer | None = None) -> np.ndarray:
-    """Per-image test losses (N_test,) of a network job, or of one transfer of a group."""
-    folder = rd.job_dir(job.kind, job.key)
-    losses = np.load(folder / "test_losses.npy")
-    if transfer is None:
-        return losses
-    sets = [tuple(s) for s in json.loads((folder / "transfers.json").read_text())]
-    return losses[sets.index(transfer.sources)]
+class JobLosses:
+    """Per-image test losses from finished job folders, each folder read once per run.
+
+    A network job holds (N_test,); a transfer group holds (M, N_test) with its source sets
+    in ``transfers.json``. Finished folders never change, so caching them is safe.
+    """
+
+    def __init__(self, rd: RunDir) -> None:
+        self.rd = rd
+        self._cache: dict[str, tuple[np.ndarray, list[tuple[str, ...]]]] = {}
+
+    def __call__(self, job: Job, transfer: Transfer | None = None) -> np.ndarray:
+        if job.key not in self._cache:
+            folder = self.rd.job_dir(job.kind, job.key)
+            groups = folder / "transfers.json"
+            sets = [tuple(x) for x in json.loads(groups.read_text())] if groups.is_file() else []
+            self._cache[job.key] = (np.load(folder / "test_losses.npy"), sets)
+        losses, sets = self._cache[job.key]
+        return losses if transfer is None else losses[sets.index(transfer.sources)]
 
 
 def _target_rows(
-    rd: RunDir, plan: Plan, target: str, transfers: dict[Transfer, Job]
+    losses: JobLosses, plan: Plan, target: str, transfers: dict[Transfer, Job]
 ) -> tuple[list[Transfer], np.ndarray]:
     trs = [tr for tr in transfers if tr.target == target]
-    rows = [_losses(rd, transfers[tr], tr) for tr in trs]
+    rows = [losses(transfers[tr], tr) for tr in trs]
     trs.append(Transfer(("self",), target))
-    rows.append(_losses(rd, plan.train[target]))
+    rows.append(losses(plan.train[target]))
     return trs, np.stack(rows)  # (n, N_test)
 
 
@@ -178,14 +189,15 @@ def run_pipeline(
     # The data job uses every core itself, so it runs alone in this process.
     stage("data", [plan.data], InProcessExecutor())
     stage("task networks", [*plan.train.values(), *plan.pixels.values()])
-    sanity = _sanity_guess(rd, plan)
+    losses_of = JobLosses(rd)
+    sanity = _sanity_guess(rd, plan, losses_of)
 
     first = plan.first_order()
     stage("transfers (order 1)", list(dict.fromkeys(first.values())))
     t0 = time.perf_counter()
     higher: dict[Transfer, Job] = {}
     for target in plan.targets:
-        trs, losses = _target_rows(rd, plan, target, first)
+        trs, losses = _target_rows(losses_of, plan, target, first)
         aff = AHP().fit(losses).affinity_
         scores = {
             tr.sources[0]: float(a)
@@ -200,16 +212,16 @@ def run_pipeline(
 
     t0 = time.perf_counter()
     transfers = {**first, **higher}
-    result = _measure(rd, plan, transfers, sanity)
+    result = _measure(rd, plan, transfers, sanity, losses_of)
     result.reports, result.seconds = reports, seconds
     seconds["measure + taxonomy"] = time.perf_counter() - t0
     return result
 
 
-def _sanity_guess(rd: RunDir, plan: Plan) -> list[SanityRow]:
+def _sanity_guess(rd: RunDir, plan: Plan, losses_of: JobLosses) -> list[SanityRow]:
     rows, failed = [], []
     for task, job in plan.train.items():
-        net = _losses(rd, job)
+        net = losses_of(job)
         guess = np.load(rd.job_dir("train", job.key) / "guess_losses.npy")
         w = win_rate(net, guess)
         rows.append(SanityRow(task, float(net.mean()), float(guess.mean()), w, None))
@@ -226,15 +238,19 @@ def _sanity_guess(rd: RunDir, plan: Plan) -> list[SanityRow]:
 
 
 def _measure(
-    rd: RunDir, plan: Plan, transfers: dict[Transfer, Job], sanity: list[SanityRow]
+    rd: RunDir,
+    plan: Plan,
+    transfers: dict[Transfer, Job],
+    sanity: list[SanityRow],
+    losses_of: JobLosses,
 ) -> RunResult:
     tables = rd.sub("tables")
     per_target: dict[str, tuple[list[Transfer], np.ndarray]] = {}
     with_pixels: dict[str, tuple[list[Transfer], np.ndarray]] = {}
     for target in plan.targets:
-        trs, losses = _target_rows(rd, plan, target, transfers)
+        trs, losses = _target_rows(losses_of, plan, target, transfers)
         per_target[target] = (trs, losses)
-        pix = _losses(rd, plan.pixels[target])
+        pix = losses_of(plan.pixels[target])
         with_pixels[target] = ([*trs, Transfer(("pixels",), target)], np.vstack([losses, pix]))
     affinities, consistency = affinity_table(per_target)
     vs_self = win_rate_table(with_pixels, "self", "wins_vs_self")
@@ -255,8 +271,8 @@ def _measure(
     for row in sanity:
         rnd = transfers.get(Transfer(("random",), row.task))
         if rnd is not None and row.task in plan.targets:
-            rnd_losses = _losses(rd, rnd, Transfer(("random",), row.task))
-            row.win_vs_random = win_rate(_losses(rd, plan.train[row.task]), rnd_losses)
+            rnd_losses = losses_of(rnd, Transfer(("random",), row.task))
+            row.win_vs_random = win_rate(losses_of(plan.train[row.task]), rnd_losses)
     atomic_write_text(
         tables / "sanity.csv",
         _csv_text(
@@ -267,7 +283,7 @@ def _measure(
     )  # fmt: skip
 
     taxonomies = _taxonomies(rd, plan, affinities, (vs_pixels, vs_self))
-    novel = _novel(rd, plan, transfers, taxonomies)
+    novel = _novel(rd, plan, transfers, taxonomies, losses_of)
     return RunResult(rd.root, affinities, vs_self, vs_pixels, sanity, taxonomies, novel,
                      consistency=consistency)  # fmt: skip
 
@@ -300,22 +316,23 @@ def _novel(
     plan: Plan,
     transfers: dict[Transfer, Job],
     taxonomies: dict[str, dict[str, Any]],
+    losses_of: JobLosses,
 ) -> dict[str, list[dict[str, Any]]]:
     """For each novel task: its transfer in every taxonomy, vs pixels, random and self."""
     out: dict[str, list[dict[str, Any]]] = {}
     for task in plan.novel:
         rows = []
-        pix = _losses(rd, plan.pixels[task])
-        selfl = _losses(rd, plan.train[task])
+        pix = losses_of(plan.pixels[task])
+        selfl = losses_of(plan.train[task])
         rnd_job = transfers.get(Transfer(("random",), task))
         rnd_tr = Transfer(("random",), task)
-        rnd = _losses(rd, rnd_job, rnd_tr) if rnd_job is not None else None
+        rnd = losses_of(rnd_job, rnd_tr) if rnd_job is not None else None
         for name, record in taxonomies.items():
             choice = record.get("policy", {}).get(task)
             if choice is None:
                 continue
             tr = Transfer.of(choice["sources"], task)
-            losses = _losses(rd, transfers[tr], tr)
+            losses = losses_of(transfers[tr], tr)
             rows.append({
                 "taxonomy": name, "sources": choice["sources"],
                 "gain": win_rate(losses, pix), "quality": win_rate(losses, selfl),

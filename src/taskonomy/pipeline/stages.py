@@ -203,22 +203,31 @@ def run_data(job: Job, ctx: JobContext) -> dict[str, JSON]:
     return {"views": bank.n_views, "scenes": bank.n_scenes}
 
 
+def _fit_network(
+    job: Job, ctx: JobContext, encoder: str, split: str
+) -> tuple[Bank, TaskModel, dict[str, JSON]]:
+    """Train ``job``'s task with ``encoder`` on ``split``; save weights and test losses."""
+    p: dict[str, Any] = dict(job.params)
+    bank = _bank(ctx)
+    torch.manual_seed(job.seed)
+    model = task_model(p["task"], bank, p, encoder)
+    losses, summary = _train_and_eval(model, bank, p["task"], split, p["train"], job.seed, ctx)
+    _save(ctx.out_dir / "model.safetensors", model)
+    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
+    return bank, model, summary
+
+
 @job_kind("train")
 def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """A task network (shared encoder family + task decoder) on the large split."""
     p: dict[str, Any] = dict(job.params)
     task = p["task"]
-    bank = _bank(ctx)
-    torch.manual_seed(job.seed)
-    model = task_model(task, bank, p, p["model"]["encoder"])
-    losses, summary = _train_and_eval(model, bank, task, "large", p["train"], job.seed, ctx)
+    bank, model, summary = _fit_network(job, ctx, p["model"]["encoder"], "large")
     guess = mean_label_guess(task, bank, model)
     test = load_task_split(bank, task, "test")
     guess_losses = per_image(
         lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), test
     )
-    _save(ctx.out_dir / "model.safetensors", model)
-    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
     _save_npy(ctx.out_dir / "guess_losses.npy", guess_losses.numpy())
     summary["guess_test_loss"] = float(guess_losses.mean())
     return summary
@@ -227,15 +236,7 @@ def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
 @job_kind("pixels")
 def run_pixels(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """The small-data scratch network of a target (the reference for Gain)."""
-    p: dict[str, Any] = dict(job.params)
-    task = p["task"]
-    bank = _bank(ctx)
-    torch.manual_seed(job.seed)
-    model = task_model(task, bank, p, "pixels")
-    losses, summary = _train_and_eval(model, bank, task, "small", p["train"], job.seed, ctx)
-    _save(ctx.out_dir / "model.safetensors", model)
-    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
-    return summary
+    return _fit_network(job, ctx, "pixels", "small")[2]
 
 
 def _frozen_encoder(source: str, bank: Bank, p: Mapping[str, Any], ctx: JobContext) -> nn.Module:
@@ -273,19 +274,14 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
     return {"channels": int(reps.shape[1]), "compute_seconds": compute}
 
 
-def transfer_inputs(
-    bank: Bank, target: str, split: str, encodes: Sequence[Path]
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """Cached representations of a target's samples (N, Σ views·C, h, w), and its labels."""
+def cached_reps(bank: Bank, target: str, split: str, folder: Path) -> Tensor:
+    """One source's cached representation of a target's samples: (N, views·C, h, w)."""
     views, _ = sample_views(bank, target, split)  # (N,) or (N, k)
-    blocks = []
-    for folder in encodes:
-        cached = np.load(folder / f"{split}.npy", mmap_mode="r")  # (V, C, h, w)
-        order = np.load(folder / f"{split}_views.npy")
-        rows = np.searchsorted(order, views)  # same shape as views
-        rep = np.asarray(cached[rows.reshape(-1)])  # (N·k, C, h, w)
-        blocks.append(rep.reshape(views.shape[0], -1, *rep.shape[2:]))  # (N, k·C, h, w)
-    return torch.from_numpy(np.concatenate(blocks, axis=1)), load_labels(bank, target, split)
+    cached = np.load(folder / f"{split}.npy", mmap_mode="r")  # (V, C, h, w)
+    order = np.load(folder / f"{split}_views.npy")
+    rows = np.searchsorted(order, views)  # same shape as views
+    rep = np.asarray(cached[rows.reshape(-1)])  # (N·k, C, h, w)
+    return torch.from_numpy(rep.reshape(views.shape[0], -1, *rep.shape[2:]))
 
 
 def build_readouts(
@@ -337,18 +333,19 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
     bank = _bank(ctx)
     torch.set_num_threads(ctx.threads)
     encodes = {d.params["source"]: ctx.dep_dir(d) for d in ctx.deps_of_kind("encode")}
-    small_reps: list[Tensor] = []
-    test_reps: list[Tensor] = []
-    small_y: dict[str, Tensor] = {}
-    test_y: dict[str, Tensor] = {}
-    for srcs in source_sets:
-        missing = [s for s in srcs if s not in encodes]
-        if missing:
-            raise TaskonomyError(f"transfer {srcs}->{target}: no cached encoder for {missing}")
-        r, small_y = transfer_inputs(bank, target, "small", [encodes[s] for s in srcs])
-        small_reps.append(r)
-        r, test_y = transfer_inputs(bank, target, "test", [encodes[s] for s in srcs])
-        test_reps.append(r)
+    used = sorted({s for srcs in source_sets for s in srcs})
+    missing = [s for s in used if s not in encodes]
+    if missing:
+        raise TaskonomyError(f"transfers into {target}: no cached encoder for {missing}")
+    # Each source's cache and the labels are read once, then shared by every source set.
+    reps = {
+        split: {s: cached_reps(bank, target, split, encodes[s]) for s in used}
+        for split in ("small", "test")
+    }
+    small_reps = [torch.cat([reps["small"][s] for s in srcs], dim=1) for srcs in source_sets]
+    test_reps = [torch.cat([reps["test"][s] for s in srcs], dim=1) for srcs in source_sets]
+    small_y = load_labels(bank, target, "small")
+    test_y = load_labels(bank, target, "test")
     channels = int(small_reps[0].shape[1])
     seeds = [derived_seed(p["seed"], target, *srcs) for srcs in source_sets]
     readouts = build_readouts(target, source_sets, channels, bank, p, seeds)

@@ -151,6 +151,16 @@ def _color_ticklabels(labels: Iterable[Any]) -> None:
         lab.set_color(_FAMILY_COLOR.get(family_of(lab.get_text()), "black"))
 
 
+def _task_matrix_axes(ax: Axes, src: Sequence[str], tg: Sequence[str]) -> None:
+    """Tick labels coloured by family and family separators for a targets × sources image."""
+    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
+    ax.set_yticks(range(len(tg)), tg, fontsize=8)
+    _color_ticklabels(ax.get_xticklabels())
+    _color_ticklabels(ax.get_yticklabels())
+    _family_separators(ax, src, "x")
+    _family_separators(ax, tg, "y")
+
+
 def _family_legend(ax: Axes, names: Iterable[str]) -> None:
     from matplotlib.patches import Patch
 
@@ -213,12 +223,7 @@ def affinity_heatmap(
         np.ma.masked_invalid(m), cmap=cmap, vmin=0, vmax=vmax, aspect="auto",
         interpolation="nearest",
     )  # fmt: skip
-    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
-    ax.set_yticks(range(len(tg)), tg, fontsize=8)
-    _color_ticklabels(ax.get_xticklabels())
-    _color_ticklabels(ax.get_yticklabels())
-    _family_separators(ax, src, "x")
-    _family_separators(ax, tg, "y")
+    _task_matrix_axes(ax, src, tg)
     ax.set_xlabel("source task (frozen encoder)")
     ax.set_ylabel("target task")
     kind = table.kind.replace("_", " ")
@@ -670,12 +675,7 @@ def loss_ratio_heatmap(
     im = ax.imshow(
         np.ma.masked_invalid(r), cmap=cmap, norm=norm, aspect="auto", interpolation="nearest"
     )
-    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", rotation_mode="anchor", fontsize=8)
-    ax.set_yticks(range(len(tg)), tg, fontsize=8)
-    _color_ticklabels(ax.get_xticklabels())
-    _color_ticklabels(ax.get_yticklabels())
-    _family_separators(ax, src, "x")
-    _family_separators(ax, tg, "y")
+    _task_matrix_axes(ax, src, tg)
     if len(tg) * len(src) <= 150:  # small tables: print the numbers too
         for (i, j), v in np.ndenumerate(r):
             if np.isfinite(v):

@@ -38,7 +38,7 @@ from taskonomy.affinity.table import TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate.gain_quality import WinRates, group_by_order, mean_gain_quality
 from taskonomy.io import atomic_write_text
-from taskonomy.taxonomy.policy import Choice, Policy
+from taskonomy.taxonomy.policy import Policy
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -98,34 +98,8 @@ class _Inputs:
 # ---- reading inputs ---------------------------------------------------------------------
 
 
-def policy_from_json(record: dict[str, Any]) -> Policy:
-    """Inverse of :meth:`Policy.to_json` (``taskonomy solve --json``, ``taxonomies/*.json``)."""
-    try:
-        choices = {
-            t: Choice(
-                target=t,
-                sources=tuple(c["sources"]),
-                kind=c["kind"],
-                affinity=float(c["affinity"]),
-                gain=None if c.get("gain") is None else float(c["gain"]),
-                quality=None if c.get("quality") is None else float(c["quality"]),
-            )
-            for t, c in record["policy"].items()
-        }
-        order = record["max_order"]
-        return Policy(
-            objective=float(record["objective"]),
-            budget=float(record["budget"]),
-            max_order=None if order is None else int(order),
-            scratch=tuple(record["scratch"]),
-            choices=choices,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise input_error(
-            "taxonomy JSON",
-            f"missing or bad field ({exc})",
-            "the object of `taskonomy solve --json`",
-        ) from None
+# Re-exported for callers of the report module; the parser lives with ``Policy.to_json``.
+policy_from_json = Policy.from_json
 
 
 def _read_sanity(path: Path) -> list[dict[str, str]]:
@@ -196,13 +170,17 @@ def _run_inputs(run: Path, winrates: str | os.PathLike[str] | None) -> _Inputs:
 def _table_inputs(path: str | os.PathLike[str], winrates: str | os.PathLike[str] | None) -> _Inputs:
     from taskonomy.evaluate.gain_quality import load_winrates
     from taskonomy.taxonomy.plan import find_winrates_for
+    from taskonomy.taxonomy.published import published_suffix
 
     p = Path(path)
     table = read_table(p)
     if table.kind != "affinity":
         raise input_error("--affinities table kind", table.kind, "'affinity'")
-    suffix = p.stem[len("all_affinities") :] if p.stem.startswith("all_affinities") else ""
-    wr = load_winrates(winrates, suffix) if winrates is not None else find_winrates_for(p)
+    wr = (
+        load_winrates(winrates, published_suffix(p))
+        if winrates is not None
+        else find_winrates_for(p)
+    )
     why = "Only drawn for a run directory; an affinity table alone has no {}."
     return _Inputs(
         title=f"Taskonomy affinities {p.name}",

@@ -40,6 +40,7 @@ from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.tasks import BASELINES, canonical_name, get_task
 from taskonomy.taxonomy import plan as P
 from taskonomy.taxonomy.policy import Policy
+from taskonomy.taxonomy.published import published_suffix
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,6 @@ def find_affinities(run_dir: str | os.PathLike[str]) -> Path:
     )
 
 
-def _published_suffix(path: Path) -> str:
-    # 2018 files pair all_affinities_16k.pkl with wins_vs_*_16k.pkl.
-    stem = path.stem
-    return stem[len("all_affinities") :] if stem.startswith("all_affinities") else ""
-
-
 def load_solver_data(
     run_dir: str | os.PathLike[str] | None = None,
     affinities: str | os.PathLike[str] | None = None,
@@ -126,7 +121,7 @@ def load_solver_data(
     if table.kind != "affinity":
         raise input_error(f"{path}: table kind", table.kind, "'affinity'")
     if winrates is not None:
-        wr: P.WinRates | None = P.load_winrates(winrates, _published_suffix(path))
+        wr: P.WinRates | None = P.load_winrates(winrates, published_suffix(path))
     else:
         wr = P.find_winrates_for(path)
     return SolverData(table, wr, path, Path(winrates) if winrates is not None else None)

@@ -42,6 +42,38 @@ class Policy:
     def cost(self) -> int:
         return len(self.scratch)
 
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Policy:
+        """Inverse of :meth:`to_json` (``taskonomy solve --json``, ``taxonomies/*.json``)."""
+        from taskonomy.errors import input_error
+
+        try:
+            choices = {
+                t: Choice(
+                    target=t,
+                    sources=tuple(c["sources"]),
+                    kind=c["kind"],
+                    affinity=float(c["affinity"]),
+                    gain=None if c.get("gain") is None else float(c["gain"]),
+                    quality=None if c.get("quality") is None else float(c["quality"]),
+                )
+                for t, c in record["policy"].items()
+            }
+            order = record["max_order"]
+            return cls(
+                objective=float(record["objective"]),
+                budget=float(record["budget"]),
+                max_order=None if order is None else int(order),
+                scratch=tuple(record["scratch"]),
+                choices=choices,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise input_error(
+                "taxonomy JSON",
+                f"missing or bad field ({exc})",
+                "the object of `taskonomy solve --json`",
+            ) from None
+
     def to_json(self) -> dict[str, Any]:
         """The ``taskonomy solve --json`` object (CLI contract)."""
         return {

@@ -98,6 +98,15 @@ def read_published(path: str | os.PathLike[str], kind: TableKind | None = None) 
 _SUFFIX = re.compile(r"^all_affinities(?P<suffix>.*)\.pkl$")
 
 
+def published_suffix(path: str | os.PathLike[str]) -> str:
+    """The split suffix of a 2018 affinity file (``"_16k"`` for ``all_affinities_16k.pkl``).
+
+    The 2018 layout pairs it with ``wins_vs_*{suffix}.pkl``; any other file gives ``""``.
+    """
+    m = _SUFFIX.match(Path(path).name)
+    return m.group("suffix") if m else ""
+
+
 def find_published_winrates(
     affinity_path: str | os.PathLike[str],
 ) -> tuple[Path, Path] | None:
@@ -107,10 +116,9 @@ def find_published_winrates(
     ``…/winrates/wins_vs_{pixels,task}{_16k}.pkl``.
     """
     p = Path(affinity_path)
-    m = _SUFFIX.match(p.name)
-    if not m:
+    if not _SUFFIX.match(p.name):
         return None
-    suffix = m.group("suffix")
+    suffix = published_suffix(p)
     for folder in (p.parent.parent / "winrates", p.parent):
         pix = folder / f"wins_vs_pixels{suffix}.pkl"
         task = folder / f"wins_vs_task{suffix}.pkl"
