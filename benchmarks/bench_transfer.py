@@ -30,14 +30,15 @@ from taskonomy.nn.encoders import source_encoder
 from taskonomy.nn.readout import TransferReadout, build_transfer
 from taskonomy.pipeline.stages import use_stacked
 from taskonomy.pipeline.tensors import load_images, load_labels, sample_views, sizes_of
-from taskonomy.train.loop import batches, fit, per_image
+from taskonomy.train.loop import batches, fit, lr_schedule, make_optimizer, per_image
 from taskonomy.transfer.stacked import StackedTransfers
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=32)
-    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--width", type=int, default=48, help="encoder width")
+    ap.add_argument("--decoder-width", type=int, default=32, help="0: same as --width")
     ap.add_argument("--bottleneck", type=int, default=32)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=32)
@@ -57,12 +58,11 @@ def main() -> None:
         encoders = []
         for i in range(args.sources):
             torch.manual_seed(i)
-            enc = source_encoder(
-                "random", "small_resnet", 1, args.size, args.bottleneck, args.width
-            )
+            enc = source_encoder("random", args.encoder, 1, args.size, args.bottleneck, args.width)
             encoders.append(enc.eval())
         print(
-            f"images {args.size}², {args.encoder} width {args.width}, bottleneck "
+            f"images {args.size}², {args.encoder} width {args.width}, decoder width "
+            f"{args.decoder_width or args.width}, bottleneck "
             f"{args.bottleneck}, {args.steps} steps × batch {args.batch}, "
             f"{args.threads} thread(s)"
         )
@@ -120,7 +120,7 @@ def _readouts(
                 sizes_of(bank),
                 args.bottleneck,
                 source_channels=channels,
-                decoder_width=args.width,
+                decoder_width=args.decoder_width or args.width,
             )
         )
     return out
@@ -187,8 +187,8 @@ def bench_target(
     t_paper = 0.0
     paper_losses = []
     for ro, srcs in zip(_readouts(target, sets, bank, channels, args), sets, strict=True):
-        opt = torch.optim.AdamW(ro.parameters(), lr=hp["lr"], weight_decay=0.0)  # as fit()
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps)
+        opt = make_optimizer(list(ro.parameters()), hp["lr"], 0.0)  # as fit()
+        sched = lr_schedule(opt, args.steps)
         idx = {"i": torch.arange(len(views["small"]))}
         stream = batches(idx, args.batch, torch.Generator().manual_seed(hp["seed"]))
         ro.train()

@@ -216,3 +216,37 @@ def test_transfer_readout_trains_a_fresh_target_decoder() -> None:
         TransferReadout(8, 0, 8)
     with pytest.raises(TaskonomyError, match="TaskHead"):
         TransferReadout(8, 1, 8).loss(pred, batch)
+
+
+@pytest.mark.parametrize("task", LABELLED)
+def test_a_fresh_head_starts_at_the_guess(task: str) -> None:
+    # Oracle: after start_from_guess(g) every input predicts g (embeddings are left alone).
+    model = _model(task)
+    batch = _batch(task, b=3)
+    pred = model(batch)
+    kind = model.head.kind
+    g = 0.1 + 0.8 * torch.rand(pred.shape[1:], generator=torch.Generator().manual_seed(4))
+    head = get_task(task).head
+    assert head is not None
+    if head.activation == "tanh":
+        g = 2 * g - 1
+    model.head.start_from_guess(g)
+    after = model(batch)
+    if kind == "embedding":
+        assert torch.equal(after, pred)
+        return
+    want = g.expand_as(after)
+    torch.testing.assert_close(after, want, atol=1e-4, rtol=1e-4)
+    # and it still learns: a few steps move the prediction away from the constant
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        model.loss(model(batch), batch).mean().backward()
+        opt.step()
+    assert not torch.allclose(model(batch), want, atol=1e-4)
+
+
+@pytest.mark.parametrize("width", [12, 40, 48])
+def test_widths_that_are_not_powers_of_two_build(width: int) -> None:
+    model = TaskModel("normal", image_size=S, encoder_width=width, decoder_width=width)
+    assert model(_batch("normal"))[0].shape == (3, S, S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -234,3 +235,28 @@ def test_every_task_of_the_dictionary_runs(tmp_path: Path) -> None:
     assert {"jigsaw", "colorization", "inpainting", "random", "point_matching"} <= sources
     assert "egomotion" not in sources
     assert result.novel["egomotion"]
+
+
+def test_transfer_jobs_record_each_transfers_early_stopping(tiny_run: tuple[Path, Any]) -> None:
+    out, _ = tiny_run
+    records = [json.loads(p.read_text()) for p in (out / "jobs" / "transfer").glob("*/job.json")]
+    assert records
+    for rec in records:
+        steps = rec["params"]["transfer"]["steps"]
+        best = rec["result"]["best_steps"]
+        assert len(best) == rec["result"]["transfers"] == len(rec["params"]["sources"])
+        assert all(0 <= s <= steps for s in best)
+
+
+def test_decoder_width_is_its_own_setting(tiny_run: tuple[Path, Any]) -> None:
+    from taskonomy.data.bank import Bank
+    from taskonomy.pipeline.stages import task_model
+
+    out, _ = tiny_run
+    bank = Bank(next((out / "jobs" / "data").glob("*/bank")))
+    model = {"encoder": "small_resnet", "width": 8, "bottleneck_channels": 8}
+    tied = task_model("normal", bank, {"model": model}, "small_resnet")
+    own = task_model("normal", bank, {"model": {**model, "decoder_width": 24}}, "small_resnet")
+    assert tied.head.decoder.body[0].out_channels == 8  # type: ignore[index,union-attr]
+    assert own.head.decoder.body[0].out_channels == 24  # type: ignore[index,union-attr]
+    assert own.encoder.stem[0].out_channels == tied.encoder.stem[0].out_channels == 8  # type: ignore[index,union-attr]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 
 import pytest
 import torch
@@ -40,12 +42,20 @@ def test_stacked_transfers_train_exactly_like_separate_ones(task: str) -> None:
     out = stacked(torch.cat(reps, dim=1))
     for i in range(m):
         torch.testing.assert_close(out[i], separate[i](reps[i]), atol=1e-10, rtol=1e-9)
-    # ... and after the same minibatches and optimizer steps.
-    hp = {"steps": 6, "batch_size": 8, "lr": 1e-2, "seed": 5, "log_every": 3}
-    data = {**batch, "reps": torch.cat(reps, dim=1)}
-    fit(stacked, lambda b: stacked.per_model_loss(stacked(b["reps"]), b).sum(0), data, **hp)
+    # ... and after the same minibatches, optimizer steps and per-model early stopping.
+    hp = {"steps": 9, "batch_size": 6, "lr": 3e-2, "seed": 5, "log_every": 3}
+    train = {k: v[:18] for k, v in batch.items()}
+    val = {k: v[18:] for k, v in batch.items()}
+    cat = torch.cat(reps, dim=1)
+    log = fit(stacked, lambda b: stacked.per_model_loss(stacked(b["reps"]), b).T,
+              {**train, "reps": cat[:18]}, val={**val, "reps": cat[18:]}, models=m,
+              **hp)  # fmt: skip
+    steps = []
     for i, ro in enumerate(separate):
-        fit(ro, lambda b, ro=ro: ro.loss(ro(b["reps"]), b), {**batch, "reps": reps[i]}, **hp)
+        one = fit(ro, lambda b, ro=ro: ro.loss(ro(b["reps"]), b), {**train, "reps": reps[i][:18]},
+                  val={**val, "reps": reps[i][18:]}, **hp)  # fmt: skip
+        steps.append(one.best_step)
+    assert log.best_steps == steps
     test = {**batch, "reps": torch.cat(reps, dim=1)}
     got = per_image(lambda b: stacked.per_model_loss(stacked(b["reps"]), b).T, test).T
     for i, ro in enumerate(separate):
@@ -92,6 +102,52 @@ def test_fit_is_reproducible_and_early_stops() -> None:
     assert log1.val_losses[log1.best_step // 10 - 1] == min(log1.val_losses)
 
 
+class _TwoRegressions(torch.nn.Module):
+    """Two independent linear models packed in one (2, 3) weight: row m is model m."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w.T  # (B, 2)
+
+
+def test_fit_keeps_each_packed_models_own_best_step() -> None:
+    # Model 0's training targets agree with validation, model 1's contradict it: model 0
+    # keeps improving (best = last check), model 1 is best before any step (its zero start).
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    w_true = torch.tensor([1.0, -2.0, 0.5])
+    x, xv = torch.randn(64, 3, generator=g), torch.randn(32, 3, generator=g)
+    y = torch.stack([x @ w_true, -(x @ w_true)], dim=1)  # (64, 2)
+    yv = torch.stack([xv @ w_true, xv @ w_true], dim=1)  # (32, 2)
+    model = _TwoRegressions()
+
+    def loss(b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (model(b["x"]) - b["y"]).square()  # (B, 2)
+
+    log = fit(model, loss, {"x": x, "y": y}, steps=40, batch_size=16, lr=0.05, seed=1,
+              log_every=10, val={"x": xv, "y": yv}, models=2)  # fmt: skip
+    assert log.best_steps == [40, 0]
+    assert log.best_step == 40
+    assert torch.equal(model.w[1].detach(), torch.zeros(3))  # restored to its start
+    # The kept weights: against the same run without early stopping (all at step 40).
+    model2 = _TwoRegressions()
+    fit(model2, lambda b: (model2(b["x"]) - b["y"]).square(), {"x": x, "y": y}, steps=40,
+        batch_size=16, lr=0.05, seed=1, log_every=10, val=None, models=2)  # fmt: skip
+    assert torch.allclose(model.w[0], model2.w[0])  # model 0: its last step
+    assert not torch.allclose(model.w[1], model2.w[1])  # model 1: an earlier step
+    assert model2.w[1].norm() > 0.5  # without validation, model 1 walked away
+
+
+def test_fit_refuses_parameters_not_blocked_by_model() -> None:
+    model = torch.nn.Linear(3, 1)  # weight (1, 3): not divisible into 2 model blocks
+    with pytest.raises(TaskonomyError, match="divisible by 2"):
+        fit(model, lambda b: model(b["x"]).repeat(1, 2), {"x": torch.ones(4, 3)}, steps=1,
+            batch_size=2, lr=0.1, models=2)  # fmt: skip
+
+
 def test_fit_rejects_diverging_and_frozen_models() -> None:
     model = torch.nn.Linear(2, 1)
     data = {"x": torch.ones(4, 2)}
@@ -104,3 +160,33 @@ def test_fit_rejects_diverging_and_frozen_models() -> None:
         fit(model, lambda b: model(b["x"]).sum(1), data, steps=1, batch_size=2, lr=0.1)
     with pytest.raises(TaskonomyError, match="one sample count"):
         per_image(lambda b: b["x"], {"x": torch.ones(3), "y": torch.ones(4)})
+
+
+@pytest.mark.parametrize(
+    ("target", "size", "stacked"),
+    [("depth_zbuffer", 32, True), ("depth_zbuffer", 64, False), ("segment_semantic", 32, False),
+     ("class_scene", 256, True), ("room_layout", 64, True)],
+)  # fmt: skip
+def test_auto_stacking_follows_the_benchmark(target: str, size: int, stacked: bool) -> None:
+    from taskonomy.pipeline.stages import use_stacked
+
+    assert use_stacked("auto", target, size) is stacked
+    assert use_stacked("always", target, size) and not use_stacked("never", target, size)
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero() -> None:
+    from taskonomy.train.loop import lr_schedule
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = lr_schedule(opt, 100)  # 5 warm-up steps
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.2) and lrs[4] == pytest.approx(
+        0.5 * (1 + math.cos(0.04 * math.pi))
+    )
+    assert max(lrs) == lrs[4] and all(a >= b for a, b in itertools.pairwise(lrs[4:]))
+    assert lrs[-1] < 1e-3

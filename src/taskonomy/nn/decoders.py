@@ -4,9 +4,10 @@ Kinds (``DECODERS`` registry, all built as ``factory(in_channels, out_channels, 
 out_size, activation, width)``):
 
 - ``dense``: upsampling conv decoder to (B, out, H, W); one ×2 stage per octave between
-  the grid and the image (4 stages for 4×4 → 64×64), widths halving from ``width`` down
-  to 8, then a 1×1 conv and the output activation (sigmoid for [0, 1] labels, tanh for
-  normals, none for curvature).
+  the grid and the image (4 stages for 4×4 → 64×64): nearest upsampling + 3×3 conv with
+  widths halving from ``width`` down to 8, except the last octave: a 2×2 stride-2
+  transposed conv to the output channels. Then the output activation (sigmoid for [0, 1]
+  labels, tanh for normals, none for curvature). No convolution runs at full resolution.
 - ``segment_dense``: the same network emitting per-pixel class logits (no activation).
 - ``embedding``: the same network emitting a per-pixel embedding (no activation).
 - ``vector``: 3×3 conv, adaptive pooling to a 2×2 grid (keeps coarse layout, which the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -42,7 +44,20 @@ def _activation(name: str) -> nn.Module:
 
 
 def _norm(c: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(8, c), c)
+    return nn.GroupNorm(math.gcd(8, c), c)  # 8 groups, or fewer that divide c
+
+
+def _start_at(layer: nn.Module, bias: Tensor) -> None:
+    # Zero weights + a bias = a constant output: a fresh network starts at the task's guess
+    # instead of a random map far from it, which small transfers were slow to unlearn.
+    assert isinstance(layer, nn.Conv2d | nn.ConvTranspose2d | nn.Linear)
+    out_bias = layer.bias
+    if out_bias is None or bias.shape != out_bias.shape:
+        want = None if out_bias is None else tuple(out_bias.shape)
+        raise input_error("output bias shape", tuple(bias.shape), f"{want}")
+    with torch.no_grad():
+        layer.weight.zero_()
+        out_bias.copy_(bias)
 
 
 class DenseDecoder(nn.Module):
@@ -67,7 +82,11 @@ class DenseDecoder(nn.Module):
             nn.ReLU(inplace=True),
         ]
         c = width
-        for _ in range(n_up):
+        # The last octave is a 2×2 stride-2 transposed conv (as U-Net's up-convolutions): each
+        # half-resolution feature emits its 2×2 output pixels. A 3×3 conv at full resolution
+        # plus a 1×1 head used to be ~70 % of a transfer's step on a CPU, and a sub-pixel conv
+        # (PixelShuffle) is slower still because of the shuffle (benchmarks/bench_transfer.py).
+        for _ in range(n_up - 1):
             nxt = max(8, c // 2)
             layers += [
                 nn.Upsample(scale_factor=2, mode="nearest"),
@@ -77,15 +96,28 @@ class DenseDecoder(nn.Module):
             ]
             c = nxt
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(c, out_channels, 1)
+        self.head: nn.Module = (
+            nn.ConvTranspose2d(c, out_channels, 2, 2)
+            if n_up >= 1
+            else nn.Conv2d(c, out_channels, 1)
+        )
+        # A learned per-pixel offset (out, H, W): the label's spatial prior (floors below,
+        # ceilings above) costs the network nothing, so what it learns is image-specific.
+        self.prior = nn.Parameter(torch.zeros(out_channels, *out_size))
         self.act = _activation(activation)
 
+    def init_output(self, bias: Tensor) -> None:
+        """Start by predicting ``bias`` (pre-activation; (out,) or a map (out, H, W))."""
+        _start_at(self.head, torch.zeros(self.prior.shape[0]))
+        with torch.no_grad():
+            self.prior.copy_(bias.reshape(-1, *([1, 1] if bias.ndim == 1 else bias.shape[1:])))
+
     def forward(self, x: Tensor) -> Tensor:
-        y = self.body(x)  # (B, c, h·2^n, w·2^n)
+        y = self.head(self.body(x))  # (B, out, h·2^n, w·2^n)
         if tuple(y.shape[-2:]) != self.out_size:
             # Non-power-of-two ratios: finish with an exact resize.
             y = F.interpolate(y, size=self.out_size, mode="bilinear", align_corners=False)
-        return self.act(self.head(y))  # (B, out, H, W)
+        return self.act(y + self.prior)  # (B, out, H, W)
 
 
 class PooledDecoder(nn.Module):
@@ -111,6 +143,10 @@ class PooledDecoder(nn.Module):
             nn.Linear(2 * width, out_channels),
         )
         self.act = _activation(activation)
+
+    def init_output(self, bias: Tensor) -> None:
+        """Start by predicting ``bias`` (out_channels,) (pre-activation) for every input."""
+        _start_at(self.mlp[-1], bias)
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.pool(self.conv(x)).flatten(1)  # (B, 4·width)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Callable
 
 import torch
@@ -41,7 +42,7 @@ ENCODERS: Registry[EncoderFactory] = Registry("encoder")
 def _gn(channels: int) -> nn.GroupNorm:
     # GroupNorm keeps each image's output independent of its batch mates (small CPU batches,
     # per-image losses compared across images), unlike BatchNorm in training mode.
-    return nn.GroupNorm(min(8, channels), channels)
+    return nn.GroupNorm(math.gcd(8, channels), channels)  # 8 groups, or fewer that divide
 
 
 class BasicBlock(nn.Module):

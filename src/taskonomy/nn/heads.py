@@ -112,6 +112,25 @@ class TaskHead(nn.Module):
         self.loss_fn: PerImageLoss = build_loss(head.loss, **dict(loss_kwargs or {}))
         self.metric_fn: Metric = METRICS.get(head.metric)
 
+    def start_from_guess(self, guess: Tensor) -> None:
+        """Make the fresh decoder's first prediction the statistically informed ``guess``.
+
+        ``guess`` is in the output space (the mean label after the activation, or class
+        logits), shaped like one prediction. The decoder's last layer gets zero weights and
+        the matching bias (dense decoders: their per-pixel prior map).
+        Embedding heads are left alone: a constant embedding has no gradient to learn from.
+        """
+        head, _ = _head_of(self.spec)
+        if self.kind == "embedding":
+            return
+        g = guess.float()
+        g = g if self.kind in ("dense", "segment_dense") else g.flatten()
+        if head.activation == "sigmoid":
+            g = torch.logit(g.clamp(1e-4, 1 - 1e-4))
+        elif head.activation == "tanh":
+            g = torch.atanh(g.clamp(-1 + 1e-4, 1 - 1e-4))
+        self.decoder.init_output(g)  # type: ignore[operator]
+
     def forward(self, rep: Tensor) -> Tensor:
         out = self.decoder(rep)
         if self.kind == "vector":

@@ -12,6 +12,7 @@ the fresh target decoder is the same network the target's own task model uses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from torch import Tensor, nn
@@ -55,7 +56,7 @@ class TransferReadout(nn.Module):
         self.order = order
         self.readout = nn.Sequential(
             nn.Conv2d(in_channels, hidden, 3, 1, 1),
-            nn.GroupNorm(min(8, hidden), hidden),
+            nn.GroupNorm(math.gcd(8, hidden), hidden),
             nn.ReLU(inplace=True),
             nn.Conv2d(hidden, out_channels, 3, 1, 1),
         )
@@ -64,6 +65,10 @@ class TransferReadout(nn.Module):
     def forward(self, reps: Tensor) -> Tensor:
         z = self.readout(reps)  # (B, out_channels, h, w)
         return z if self.head is None else self.head(z)
+
+    def start_from_guess(self, guess: Tensor) -> None:
+        """Start the head at the target's guess (:meth:`TaskHead.start_from_guess`)."""
+        self._need_head().start_from_guess(guess)
 
     def loss(self, pred: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
         """Per-image loss (B,) of the target task."""

@@ -51,7 +51,8 @@ class DataConfig(_Strict):
 
 class ModelConfig(_Strict):
     encoder: Literal["small_resnet", "resnet50"] = "small_resnet"
-    width: int = Field(32, ge=4)
+    width: int = Field(32, ge=4)  # small_resnet's base width (resnet50's is fixed)
+    decoder_width: int | None = Field(None, ge=4)  # the decoders' widest layer; None: width
     bottleneck_channels: int = Field(8, ge=1)
 
 
@@ -65,8 +66,9 @@ class TrainConfig(_Strict):
 class TransferConfig(_Strict):
     max_order: int = Field(2, ge=1)
     # Train a target's transfers of one order as one grouped network (same arithmetic as one
-    # by one). "auto": always for pooled (vector/class) heads; for dense heads up to 32²,
-    # where grouped convolutions beat separate ones on a CPU (benchmarks/bench_transfer.py).
+    # by one). "auto": always for pooled (vector/class) heads; for dense regression maps up
+    # to 32², where grouped convolutions beat separate ones on a CPU; never for per-pixel
+    # logits or embeddings (benchmarks/bench_transfer.py).
     stacked: Literal["auto", "always", "never"] = "auto"
     steps: int = Field(300, ge=1)
     batch_size: int = Field(32, ge=1)

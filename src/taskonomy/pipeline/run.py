@@ -35,7 +35,9 @@ from taskonomy.tasks import get_task
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
 
 # Bump when a job kind's output changes meaning: finished artifacts are then recomputed.
-VERSION = "1"
+# 2: decoders end in a transposed conv; transfers early-stop on held-out scenes.
+VERSION = "2"
+DATA_VERSION = "1"
 
 
 @dataclass
@@ -77,7 +79,7 @@ class Plan:
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
             "size": d.size, "splits": d.splits, "seed": cfg.seed,
         }  # fmt: skip
-        self.data = Job("data", data, name="data", version=VERSION)
+        self.data = Job("data", data, name="data", version=DATA_VERSION)
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
         self.train = {
             t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
-from taskonomy.nn.decoders import is_dense
+from taskonomy.nn.decoders import DECODERS, is_dense
 from taskonomy.nn.encoders import MultiViewEncoder, source_encoder
 from taskonomy.nn.heads import TaskModel
 from taskonomy.nn.losses import class_weights_from_counts
@@ -86,7 +86,7 @@ def task_model(task: str, bank: Bank, params: Mapping[str, Any], encoder: str) -
         sizes=sizes_of(bank),
         bottleneck_channels=model_cfg["bottleneck_channels"],
         encoder_width=model_cfg["width"],
-        decoder_width=model_cfg["width"],
+        decoder_width=model_cfg.get("decoder_width") or model_cfg["width"],
         loss_kwargs=loss_kwargs(task, bank),
     )
 
@@ -147,15 +147,15 @@ def _train_and_eval(
     return losses, summary
 
 
-def mean_label_guess(task: str, bank: Bank, model: TaskModel) -> Tensor:
-    """The statistically informed guess in the head's output space, from the large split.
+def mean_label_guess(task: str, bank: Bank, split: str = "large") -> Tensor:
+    """The statistically informed guess in the head's output space, from ``split``'s labels.
 
     Regression heads predict the mean label (per pixel, over valid pixels); classifier
     heads predict the log of the mean class distribution; embedding heads a constant.
     """
     spec = get_task(task)
     assert spec.head is not None and spec.label is not None
-    lab = load_labels(bank, task, "large")
+    lab = load_labels(bank, task, split)
     y = lab[task]
     kind = spec.head.decoder
     if kind in ("dense", "vector"):
@@ -211,6 +211,8 @@ def _fit_network(
     bank = _bank(ctx)
     torch.manual_seed(job.seed)
     model = task_model(p["task"], bank, p, encoder)
+    # Every network starts at the guess of the labels it is trained on.
+    model.head.start_from_guess(mean_label_guess(p["task"], bank, split))
     losses, summary = _train_and_eval(model, bank, p["task"], split, p["train"], job.seed, ctx)
     _save(ctx.out_dir / "model.safetensors", model)
     _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
@@ -223,7 +225,7 @@ def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
     p: dict[str, Any] = dict(job.params)
     task = p["task"]
     bank, model, summary = _fit_network(job, ctx, p["model"]["encoder"], "large")
-    guess = mean_label_guess(task, bank, model)
+    guess = mean_label_guess(task, bank)
     test = load_task_split(bank, task, "test")
     guess_losses = per_image(
         lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), test
@@ -295,14 +297,16 @@ def build_readouts(
     """One freshly initialized readout + target decoder per source set (seeded each)."""
     out = []
     kwargs = loss_kwargs(target, bank)
+    guess = mean_label_guess(target, bank, "small")  # transfers see only the small split
     for srcs, seed in zip(source_sets, seeds, strict=True):
         torch.manual_seed(seed)
-        out.append(
-            build_transfer(
-                target, len(srcs), bank.size[0], sizes_of(bank), p["model"]["bottleneck_channels"],
-                source_channels=channels, decoder_width=p["model"]["width"], loss_kwargs=kwargs,
-            )
+        ro = build_transfer(
+            target, len(srcs), bank.size[0], sizes_of(bank), p["model"]["bottleneck_channels"],
+            source_channels=channels, loss_kwargs=kwargs,
+            decoder_width=p["model"].get("decoder_width") or p["model"]["width"],
         )  # fmt: skip
+        ro.start_from_guess(guess)
+        out.append(ro)
     return out
 
 
@@ -317,7 +321,11 @@ def use_stacked(mode: str, target: str, image_size: int) -> bool:
     if mode != "auto":
         return mode == "always"
     head = get_task(target).head
-    return head is None or not is_dense(head.decoder) or image_size <= 32
+    if head is None or not is_dense(head.decoder):
+        return True
+    # Dense regression maps (1-3 channels) gain up to 32²; many-channel maps (class logits,
+    # embeddings) do not, as grouped kernels lose to plain ones (bench_transfer.py).
+    return DECODERS.canonical(head.decoder) == "dense" and image_size <= 32
 
 
 @job_kind("transfer")
@@ -350,30 +358,38 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
     seeds = [derived_seed(p["seed"], target, *srcs) for srcs in source_sets]
     readouts = build_readouts(target, source_sets, channels, bank, p, seeds)
     cfg = p["transfer"]
-    # Same minibatch order for every transfer into the target, stacked or not.
-    hp: dict[str, Any] = {"steps": cfg["steps"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
-          "seed": derived_seed(p["seed"], target)}  # fmt: skip
+    # Same minibatch order for every transfer into the target, stacked or not; each
+    # transfer keeps its own best step on held-out scenes of the small split.
+    hp: dict[str, Any] = {
+        "steps": cfg["steps"], "batch_size": cfg["batch_size"], "lr": cfg["lr"],
+        "seed": derived_seed(p["seed"], target), "log_every": max(1, cfg["steps"] // 10),
+    }  # fmt: skip
+    train, val = holdout(bank, target, {**small_y, "reps": torch.cat(small_reps, dim=1)}, "small")
+    n_val = int(val["reps"].shape[0])
     t0 = time.perf_counter()
     if use_stacked(cfg["stacked"], target, bank.size[0]):
         model = StackedTransfers(readouts)
-        small = {**small_y, "reps": torch.cat(small_reps, dim=1)}  # (N, M·C, h, w)
-        test = {**test_y, "reps": torch.cat(test_reps, dim=1)}
-        log = fit(model, lambda b: model.per_model_loss(model(b["reps"]), b).sum(0), small, **hp)
+        test = {**test_y, "reps": torch.cat(test_reps, dim=1)}  # (N, M·C, h, w)
+        log = fit(model, lambda b: model.per_model_loss(model(b["reps"]), b).T, train,
+                  val=val if n_val else None, models=len(readouts), **hp)  # fmt: skip
         losses = per_image(
             lambda b: model.per_model_loss(model(b["reps"]), b).T, test
         ).T  # (M, N_test)
-        seconds = log.seconds
+        seconds, best_steps = log.seconds, log.best_steps
         _save(ctx.out_dir / "readouts.safetensors", model)
     else:
         rows: list[Tensor] = []
-        seconds = 0.0
+        seconds, best_steps = 0.0, []
         for i, ro in enumerate(readouts):
 
             def step_loss(b: dict[str, Tensor], ro: TransferReadout = ro) -> Tensor:
                 return ro.loss(ro(b["reps"]), b)
 
-            log = fit(ro, step_loss, {**small_y, "reps": small_reps[i]}, **hp)
+            block = slice(i * channels, (i + 1) * channels)
+            own_val = {**val, "reps": val["reps"][:, block]} if n_val else None
+            log = fit(ro, step_loss, {**train, "reps": train["reps"][:, block]}, val=own_val, **hp)
             seconds += log.seconds
+            best_steps.append(log.best_step)
             rows.append(per_image(step_loss, {**test_y, "reps": test_reps[i]}))
             _save(ctx.out_dir / f"readout{i}.safetensors", ro)
         losses = torch.stack(rows)  # (M, N_test)
@@ -384,5 +400,6 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
         "train_seconds": seconds,
         "compute_seconds": compute,
         "transfers": len(source_sets),
+        "best_steps": list[JSON](best_steps),
         "test_loss": [float(x) for x in losses.mean(1)],
     }

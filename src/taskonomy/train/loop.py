@@ -11,7 +11,6 @@ so a seed makes a CPU run identical.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
 
 from taskonomy.errors import TaskonomyError, input_error
 
@@ -33,6 +34,7 @@ class TrainLog:
     losses: list[float] = field(default_factory=list)  # mean loss every `log_every` steps
     val_losses: list[float] = field(default_factory=list)  # every `log_every` steps
     best_step: int = 0  # the step whose weights were kept (early stopping on `val`)
+    best_steps: list[int] = field(default_factory=list)  # per packed model (``models=M``)
 
     @property
     def final_loss(self) -> float:
@@ -60,6 +62,29 @@ def batches(
             yield {k: v[idx] for k, v in data.items()}
 
 
+def make_optimizer(params: list[nn.Parameter], lr: float, weight_decay: float) -> Optimizer:
+    """AdamW, fused into one kernel when every parameter allows it (CPU or CUDA floats).
+
+    Fusing saves ~10 % of a small transfer's step on a CPU (many tiny parameter tensors).
+    """
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+
+
+def lr_schedule(opt: Optimizer, steps: int, warmup: float = 0.05) -> LambdaLR:
+    """Linear warm-up over ``warmup`` of the steps, then cosine decay to 0.
+
+    Without the warm-up, Adam's first full-size steps could stall a fresh network on the
+    constant-guess plateau (seen with depth at lr 3e-3).
+    """
+    n_warm = max(1, round(warmup * steps))
+
+    def factor(step: int) -> float:  # step = optimizer steps taken so far
+        return min(1.0, (step + 1) / n_warm) * 0.5 * (1 + math.cos(math.pi * step / max(1, steps)))
+
+    return LambdaLR(opt, factor)
+
+
 def fit(
     model: nn.Module,
     step_loss: StepLoss,
@@ -72,28 +97,53 @@ def fit(
     seed: int = 0,
     log_every: int = 50,
     val: Mapping[str, Tensor] | None = None,
+    models: int | None = None,
 ) -> TrainLog:
-    """Minimize the mean per-image loss with AdamW and a cosine learning-rate schedule.
+    """Minimize the mean per-image loss with AdamW: linear warm-up over the first 5 % of
+    the steps, then a cosine decay (:func:`lr_schedule`).
 
     With ``val`` (held-out samples), the weights of the step with the lowest validation
-    loss (checked every ``log_every`` steps) are kept: early stopping, which small
-    training splits need to avoid memorizing.
+    loss (checked before training and every ``log_every`` steps) are kept: early stopping,
+    which small training splits need to avoid memorizing. ``best_step`` 0 means no step
+    beat the initial weights.
+
+    ``models=M`` trains M independent models packed in one module (e.g.
+    :class:`~taskonomy.transfer.stacked.StackedTransfers`): ``step_loss`` then returns
+    (B, M), the objective is the sum over models of each one's mean, and early stopping
+    keeps each model's own best step. Every parameter's first dimension must be M equal
+    blocks, block m belonging to model m.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise TaskonomyError("fit: the model has no trainable parameters.")
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+    if models is not None:
+        bad = [tuple(p.shape) for p in params if p.ndim == 0 or p.shape[0] % models]
+        if bad:
+            raise input_error(f"parameter shapes for {models} packed models", bad,
+                              f"a first dimension divisible by {models}")  # fmt: skip
+    opt = make_optimizer(params, lr, weight_decay)
+    sched = lr_schedule(opt, steps)
     gen = torch.Generator().manual_seed(seed)
     log = TrainLog()
     model.train()
     t0 = time.perf_counter()
     running, count = 0.0, 0
-    best, best_state = math.inf, None
+    n_models = models or 1
+    best = torch.full((n_models,), math.inf)  # (M,) best validation loss per model
+    best_steps = [0] * n_models
+    kept: list[Tensor] | None = None  # the best weights, per model block
+    # A single model also restores its buffers (BatchNorm statistics) with its weights.
+    tracked = params + ([] if models is not None else list(model.buffers()))
     stream = batches(data, batch_size, gen)
+    if val is not None:  # the starting point (e.g. the guess) is a candidate too
+        model.eval()
+        best = per_image(step_loss, val).mean(0).reshape(n_models)  # (M,)
+        model.train()
+        kept = [t.detach().clone() for t in tracked]
     for step in range(1, steps + 1):
         batch = next(stream)
-        loss = step_loss(batch).mean()  # (B,) → scalar
+        per = step_loss(batch)  # (B,) or (B, M)
+        loss = per.mean(0).sum()  # each model's mean loss; M models: their sum
         if not torch.isfinite(loss):
             raise TaskonomyError(
                 f"fit: the loss became {loss.item()} at step {step}; lower the learning rate."
@@ -102,22 +152,30 @@ def fit(
         loss.backward()
         opt.step()
         sched.step()
-        running, count = running + loss.item(), count + 1
+        running, count = running + loss.item() / n_models, count + 1
         if step % log_every == 0 or step == steps:
             log.losses.append(running / count)
             running, count = 0.0, 0
             if val is not None:
                 model.eval()
-                v = float(per_image(step_loss, val).mean())
+                v = per_image(step_loss, val).mean(0).reshape(n_models)  # (M,)
                 model.train()
-                log.val_losses.append(v)
-                if v < best:
-                    best, log.best_step = v, step
-                    best_state = copy.deepcopy(model.state_dict())
-    if best_state is not None:
-        model.load_state_dict(best_state)
+                log.val_losses.append(float(v.mean()))
+                better = v < best  # (M,) which models improved
+                if kept is not None and bool(better.any()):
+                    for saved, p in zip(kept, tracked, strict=True):
+                        saved.view(n_models, -1)[better] = p.detach().view(n_models, -1)[better]
+                    best = torch.where(better, v, best)
+                    for m in torch.nonzero(better).flatten().tolist():
+                        best_steps[m] = step
+    if kept is not None:
+        with torch.no_grad():
+            for saved, t in zip(kept, tracked, strict=True):
+                t.copy_(saved)
     else:
-        log.best_step = steps
+        best_steps = [steps] * n_models
+    log.best_steps = best_steps
+    log.best_step = max(best_steps)
     log.steps = steps
     log.seconds = time.perf_counter() - t0
     model.eval()

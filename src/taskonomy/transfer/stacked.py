@@ -25,15 +25,18 @@ from taskonomy.nn.heads import TaskHead
 from taskonomy.nn.readout import TransferReadout
 
 
-def _stack_conv(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
+def _stack_conv(convs: Sequence[nn.Conv2d | nn.ConvTranspose2d]) -> nn.Module:
     c0 = convs[0]
     m = len(convs)
-    out = nn.Conv2d(
+    cls = type(c0)
+    out = cls(
         c0.in_channels * m, c0.out_channels * m, c0.kernel_size, c0.stride, c0.padding,  # type: ignore[arg-type]
         groups=c0.groups * m, bias=c0.bias is not None, dtype=c0.weight.dtype,
     )  # fmt: skip
     with torch.no_grad():
-        out.weight.copy_(torch.cat([c.weight for c in convs]))  # (M·out, in/groups, k, k)
+        # Conv2d weights are (out, in/groups, k, k), ConvTranspose2d ones (in, out/groups, k, k):
+        # either way the first dimension is the one that is blocked by group.
+        out.weight.copy_(torch.cat([c.weight for c in convs]))
         if out.bias is not None:
             out.bias.copy_(torch.cat([c.bias for c in convs]))  # type: ignore[misc]
     return out
@@ -67,7 +70,7 @@ class StackedLinear(nn.Module):
 
 def _stack_layer(layers: Sequence[nn.Module]) -> nn.Module:
     first = layers[0]
-    if isinstance(first, nn.Conv2d):
+    if isinstance(first, nn.Conv2d | nn.ConvTranspose2d):
         return _stack_conv(layers)  # type: ignore[arg-type]
     if isinstance(first, nn.GroupNorm):
         return _stack_norm(layers)  # type: ignore[arg-type]
@@ -76,9 +79,17 @@ def _stack_layer(layers: Sequence[nn.Module]) -> nn.Module:
     if isinstance(first, nn.Sequential):
         return nn.Sequential(*(_stack_layer(group) for group in zip(*layers, strict=True)))
     if isinstance(
-        first, nn.ReLU | nn.Upsample | nn.Sigmoid | nn.Tanh | nn.Identity | nn.AdaptiveAvgPool2d
+        first,
+        nn.ReLU
+        | nn.Upsample
+        | nn.Sigmoid
+        | nn.Tanh
+        | nn.Identity
+        | nn.AdaptiveAvgPool2d
+        # PixelShuffle maps channels (4c..4c+3) to channel c: model blocks stay contiguous.
+        | nn.PixelShuffle,
     ):
-        return first  # parameter-free and per-channel: shared as is
+        return first  # parameter-free and per-channel (block): shared as is
     raise input_error("layer to stack", type(first).__name__, "Conv2d, GroupNorm, Linear, …")
 
 
@@ -105,6 +116,7 @@ class StackedTransfers(nn.Module):
         if isinstance(decoders[0], DenseDecoder):
             self.body = _stack_layer([d.body for d in decoders])
             self.out = _stack_layer([d.head for d in decoders])
+            self.prior = nn.Parameter(torch.cat([d.prior.detach() for d in decoders]))
         elif isinstance(decoders[0], PooledDecoder):
             self.body = _stack_layer([d.conv for d in decoders])
             self.out = _stack_layer([d.mlp for d in decoders])
@@ -120,10 +132,10 @@ class StackedTransfers(nn.Module):
         z = self.readout(reps)  # (B, M·C, h, w)
         dec = self.head.decoder
         if isinstance(dec, DenseDecoder):
-            y = self.body(z)  # (B, M·c, H', W')
+            y = self.out(self.body(z))  # (B, M·out, H', W')
             if tuple(y.shape[-2:]) != dec.out_size:
                 y = F.interpolate(y, size=dec.out_size, mode="bilinear", align_corners=False)
-            y = dec.act(self.out(y))  # (B, M·out, H, W)
+            y = dec.act(y + self.prior)  # (B, M·out, H, W)
             y = y.reshape(b, self.m, -1, *y.shape[-2:]).transpose(0, 1)  # (M, B, out, H, W)
         else:
             assert isinstance(dec, PooledDecoder)
