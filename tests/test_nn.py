@@ -74,6 +74,9 @@ def test_count_macs_single_conv_oracle() -> None:
     conv = nn.Conv2d(3, 5, 3, stride=2, padding=1)
     # output 5 × 4 × 4, each a 3·3·3 dot product
     assert count_macs(conv, (1, 3, 8, 8)) == 5 * 4 * 4 * 27
+    # transposed 2×2 stride 2: each of the 4·4 input pixels' 3 channels feeds 5·2·2 outputs
+    up = nn.ConvTranspose2d(3, 5, 2, stride=2)
+    assert count_macs(up, (1, 3, 4, 4)) == 4 * 4 * 3 * 5 * 4 == 5 * 8 * 8 * 3
 
 
 def test_bad_encoder_name_and_image_size() -> None:

@@ -316,3 +316,18 @@ def test_progress_reports_stage_and_counts(tmp_path: Path) -> None:
     bigger = toy.make_graph(n_bases=3, size=8, iters=1)  # 2 of its 3 bases already done
     run_jobs(bigger, tmp_path, progress=RichProgress(fancy), stage="more")
     assert "more" in fancy.getvalue() and f"{len(bigger)}/{len(bigger)}" in fancy.getvalue()
+
+
+def test_heaviest_ready_jobs_start_first_and_cost_is_not_in_the_key(tmp_path: Path) -> None:
+    costs = [1.0, 5.0, 3.0, 5.0, 2.0]
+    jobs = [
+        Job("testtoy_base", {"size": 4, "iters": 1, "task": f"t{i}"}, cost=c)
+        for i, c in enumerate(costs)
+    ]
+    assert Job("testtoy_base", dict(jobs[0].params), cost=99.0).key == jobs[0].key
+    report = run_jobs(jobs, tmp_path)  # in-process: one at a time, in start order
+    started = [run.job.cost for run in report.executed]
+    assert started == sorted(costs, reverse=True)
+    # equal costs keep the topological (key) order
+    fives = [run.job.key for run in report.executed if run.job.cost == 5.0]
+    assert fives == sorted(fives)

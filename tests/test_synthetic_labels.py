@@ -570,3 +570,11 @@ def test_invalid_geometry_is_exactly_the_window_glass() -> None:
         assert (s.arrays["edge_occlusion"][:, 0][invalid] == 0).all()
         assert (s.arrays["keypoints3d"][:, 0][invalid] == 0).all()
     assert seen >= 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6])
+def test_all_permutations_match_itertools_order(n: int) -> None:
+    import itertools
+
+    want = np.array(list(itertools.permutations(range(n))), dtype=np.int8).reshape(-1, n)
+    np.testing.assert_array_equal(L.all_permutations(n), want)

@@ -164,7 +164,8 @@ def test_fit_rejects_diverging_and_frozen_models() -> None:
 
 @pytest.mark.parametrize(
     ("target", "size", "stacked"),
-    [("depth_zbuffer", 32, True), ("depth_zbuffer", 64, False), ("segment_semantic", 32, False),
+    [("depth_zbuffer", 32, True), ("depth_zbuffer", 64, True), ("normal", 128, False),
+     ("segment_semantic", 32, False),
      ("class_scene", 256, True), ("room_layout", 64, True)],
 )  # fmt: skip
 def test_auto_stacking_follows_the_benchmark(target: str, size: int, stacked: bool) -> None:

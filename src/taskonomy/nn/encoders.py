@@ -255,7 +255,7 @@ def source_encoder(
 
 
 def count_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Multiply-adds of Conv2d and Linear layers for one forward pass at ``input_shape``.
+    """Multiply-adds of Conv2d, ConvTranspose2d and Linear layers for one forward pass.
 
     Runs a copy on the meta device (shapes only), so it is cheap even for ResNet-50 at 256².
     """
@@ -266,6 +266,9 @@ def count_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
         if isinstance(mod, nn.Conv2d):
             k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
             total += out.numel() * k
+        elif isinstance(mod, nn.ConvTranspose2d):  # each input pixel feeds k² outputs
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.out_channels // mod.groups)
+            total += _inp[0].numel() * k
         elif isinstance(mod, nn.Linear):
             total += out.numel() * mod.in_features
 

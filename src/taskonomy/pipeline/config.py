@@ -67,7 +67,7 @@ class TransferConfig(_Strict):
     max_order: int = Field(2, ge=1)
     # Train a target's transfers of one order as one grouped network (same arithmetic as one
     # by one). "auto": always for pooled (vector/class) heads; for dense regression maps up
-    # to 32², where grouped convolutions beat separate ones on a CPU; never for per-pixel
+    # to 64², where grouped convolutions beat separate ones on a CPU; never for per-pixel
     # logits or embeddings (benchmarks/bench_transfer.py).
     stacked: Literal["auto", "always", "never"] = "auto"
     steps: int = Field(300, ge=1)

@@ -25,6 +25,7 @@ from taskonomy.affinity.ahp import AHP, affinity_table, win_rate, win_rate_table
 from taskonomy.affinity.table import Transfer, TransferTable
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
+from taskonomy.nn.decoders import is_dense
 from taskonomy.pipeline import stages  # noqa: F401  (registers the job kinds)
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
@@ -81,14 +82,15 @@ class Plan:
         }  # fmt: skip
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
+        # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.
         self.train = {
             t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},
-                   (self.data,), f"train {t}", VERSION)
+                   (self.data,), f"train {t}", VERSION, cost=3.0 * cfg.train.steps)
             for t in self.networks
         }  # fmt: skip
         self.pixels = {
             t: Job("pixels", {**common, "task": t, "train": cfg.pixels.model_dump()},
-                   (self.data,), f"pixels {t}", VERSION)
+                   (self.data,), f"pixels {t}", VERSION, cost=1.0 * cfg.pixels.steps)
             for t in self.targets
         }  # fmt: skip
         self._common = common
@@ -107,7 +109,10 @@ class Plan:
         params = {**self._common, "sources": sets, "target": target,
                   "transfer": self.cfg.transfer.model_dump()}  # fmt: skip
         name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
-        return Job("transfer", params, deps, name, VERSION)
+        head = get_task(target).head
+        per_set = 1.0 if head is not None and is_dense(head.decoder) else 0.2  # pooled: cheap
+        cost = per_set * len(sets) * self.cfg.transfer.steps
+        return Job("transfer", params, deps, name, VERSION, cost=cost)
 
     def group(self, source_sets: Sequence[Sequence[str]], target: str) -> dict[Transfer, Job]:
         """Jobs for ``source_sets`` into ``target``: one per order (trained stacked)."""

@@ -323,9 +323,10 @@ def use_stacked(mode: str, target: str, image_size: int) -> bool:
     head = get_task(target).head
     if head is None or not is_dense(head.decoder):
         return True
-    # Dense regression maps (1-3 channels) gain up to 32²; many-channel maps (class logits,
-    # embeddings) do not, as grouped kernels lose to plain ones (bench_transfer.py).
-    return DECODERS.canonical(head.decoder) == "dense" and image_size <= 32
+    # Dense regression maps (1-3 channels) gain up to 64² (measured at 32² and 64²);
+    # many-channel maps (class logits, embeddings) do not: grouped kernels lose to plain
+    # ones on the full-resolution output (bench_transfer.py).
+    return DECODERS.canonical(head.decoder) == "dense" and image_size <= 64
 
 
 @job_kind("transfer")

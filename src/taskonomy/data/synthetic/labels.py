@@ -25,7 +25,6 @@ arrays in the layouts of ``taskonomy.tasks`` (channels first). Conventions:
 
 from __future__ import annotations
 
-import itertools
 import math
 from functools import lru_cache
 
@@ -313,16 +312,39 @@ def jigsaw_permutations(n: int, seed: int = 0) -> tuple[tuple[int, ...], ...]:
     from one drawn with ``seed``, repeatedly add the permutation farthest (in Hamming
     distance) from the chosen set; ties go to the first in lexicographic order.
     """
-    allp = np.array(list(itertools.permutations(range(9))), dtype=np.int8)  # (362880, 9)
+    allp = all_permutations(9)  # (362880, 9), lexicographic
+    cols = np.ascontiguousarray(allp.T)  # (9, 362880): one tile position per row
+
+    def hamming(i: int) -> NDArray[np.uint8]:
+        d = np.zeros(cols.shape[1], dtype=np.uint8)
+        for pos in range(9):  # 9 contiguous compares beat one (N, 9) reduction ~5×
+            d += cols[pos] != cols[pos, i]
+        return d
+
     rng = np.random.default_rng(seed)
     first = int(rng.integers(len(allp)))
     chosen = [first]
-    mind = (allp != allp[first]).sum(1)
+    mind = hamming(first)
     for _ in range(n - 1):
         nxt = int(np.argmax(mind))
         chosen.append(nxt)
-        mind = np.minimum(mind, (allp != allp[nxt]).sum(1))
+        np.minimum(mind, hamming(nxt), out=mind)
     return tuple(tuple(int(x) for x in allp[i]) for i in chosen)
+
+
+def all_permutations(n: int) -> NDArray[np.int8]:
+    """Every permutation of ``range(n)`` in lexicographic order, (n!, n) — as
+    ``itertools.permutations`` lists them, built in numpy: the block starting with ``e``
+    is ``e`` followed by the permutations of ``n - 1`` mapped onto the other values."""
+    perms = np.zeros((1, 0), dtype=np.int8)
+    for k in range(1, n + 1):  # perms of range(k) from those of range(k - 1)
+        blocks = []
+        for first in range(k):
+            rest = np.array([v for v in range(k) if v != first], dtype=np.int8)
+            head = np.full((len(perms), 1), first, dtype=np.int8)
+            blocks.append(np.concatenate([head, rest[perms]], axis=1))
+        perms = np.concatenate(blocks)
+    return perms
 
 
 def jigsaw(rgb: F64, perms: NDArray[np.int64]) -> F64:
