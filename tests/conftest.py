@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,20 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     out = tmp_path_factory.mktemp("tiny-run")
     cfg = load_config(overrides=TINY_RUN)
     return out, run_pipeline(cfg, out, executor=InProcessExecutor())
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[Any]:
+    """A local 2-CPU Ray instance whose workers can import the toy job kinds in tests/.
+
+    Ray is the optional ``taskonomy[ray]`` extra: CI installs it (``.ci/run``); without it
+    these tests are skipped.
+    """
+    ray = pytest.importorskip("ray", reason="optional extra: pip install -e '.[ray]'")
+    tests_dir = str(Path(__file__).parent)
+    path = os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH", "")) if p)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local throwaway instance
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path}})  # fmt: skip
+    yield ray
+    ray.shutdown()

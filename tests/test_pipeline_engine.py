@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -238,6 +239,20 @@ def test_process_pool_gives_byte_identical_artifacts(tmp_path: Path) -> None:
     records = [RunDir(tmp_path / "pool").read_record(j.kind, j.key) for j in jobs]
     assert os.getpid() not in {r["pid"] for r in records}  # really ran in the workers
     assert {r["threads"] for r in records} == {max(1, cpu_count() // 2)}
+
+
+def test_ray_executor_gives_byte_identical_artifacts(tmp_path: Path, ray_local: Any) -> None:
+    jobs = toy.make_graph(n_bases=3, size=48, iters=10)
+    run_jobs(jobs, tmp_path / "inproc", executor=InProcessExecutor())
+    ex = RayExecutor()
+    assert ex.max_parallel == 2 and ex.threads == 1
+    report = run_jobs(jobs, tmp_path / "ray", executor=ex)
+    assert report.n_executed == len(jobs)
+    a, b = _artifacts(tmp_path / "inproc"), _artifacts(tmp_path / "ray")
+    assert a == b and len(a) == len(jobs)
+    records = [RunDir(tmp_path / "ray").read_record(j.kind, j.key) for j in jobs]
+    assert os.getpid() not in {r["pid"] for r in records}  # ran in Ray's workers
+    assert {r["threads"] for r in records} == {1}
 
 
 def test_ray_executor_without_ray_explains_how_to_install(

@@ -206,6 +206,20 @@ def test_process_pool_gives_the_same_tables(
     assert dict(result.wins_vs_pixels) == dict(first.wins_vs_pixels)
 
 
+def test_ray_executor_gives_the_same_tables(
+    tmp_path: Path, tiny_run: tuple[Path, Any], tiny_config: dict[str, Any], ray_local: Any
+) -> None:
+    from taskonomy.pipeline.executors import RayExecutor, cpu_count
+
+    _, first = tiny_run
+    cfg = load_config(overrides=tiny_config)
+    # One job at a time with the in-process thread count: the same arithmetic.
+    ex = RayExecutor(num_cpus_per_job=cpu_count())
+    result = run_pipeline(cfg, tmp_path / "ray", executor=ex)
+    assert dict(result.affinities) == dict(first.affinities)
+    assert dict(result.wins_vs_pixels) == dict(first.wins_vs_pixels)
+
+
 def test_every_task_of_the_dictionary_runs(tmp_path: Path) -> None:
     """All 25 tasks + random (multi-view, source-only, segment embeddings, poses), orders
     up to 5 and a novel multi-view target, with a handful of steps: plumbing, not quality."""
