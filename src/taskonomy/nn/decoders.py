@@ -113,11 +113,17 @@ class DenseDecoder(nn.Module):
             self.prior.copy_(bias.reshape(-1, *([1, 1] if bias.ndim == 1 else bias.shape[1:])))
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.head(self.body(x))  # (B, out, h·2^n, w·2^n)
+        return self.finish(self.head(self.body(x)), self.prior)  # (B, out, H, W)
+
+    def finish(self, y: Tensor, prior: Tensor) -> Tensor:
+        """Head output (B, c, h·2^n, w·2^n) → prediction (B, c, H, W): resize, + prior, act.
+
+        Also used by stacked transfers, whose ``c`` and ``prior`` span M models.
+        """
         if tuple(y.shape[-2:]) != self.out_size:
             # Non-power-of-two ratios: finish with an exact resize.
             y = F.interpolate(y, size=self.out_size, mode="bilinear", align_corners=False)
-        return self.act(y + self.prior)  # (B, out, H, W)
+        return self.act(y + prior)
 
 
 class PooledDecoder(nn.Module):

@@ -428,7 +428,6 @@ def run_jobs(
         for dk in waiting[job.key]:
             users.setdefault(dk, []).append(job)
     ready = [j for j in pending if not waiting[j.key]]  # topological order kept
-    ready.sort(key=lambda j: -j.cost)  # stable: equal costs keep that order
 
     progress.start(stage, total=len(order), done=len(done))
     in_flight: dict[cf.Future[JobOutcome], Job] = {}
@@ -437,7 +436,9 @@ def run_jobs(
     executor = executor if executor is not None else InProcessExecutor()
     try:
         while ready or in_flight:
-            # Submit ready jobs up to the executor's parallelism; none after a failure.
+            # Submit ready jobs up to the executor's parallelism, heaviest first (a stable
+            # sort: equal costs keep the topological order); none after a failure.
+            ready.sort(key=lambda j: -j.cost)
             while failure is None and ready and len(in_flight) < max(1, executor.max_parallel):
                 job = ready.pop(0)
                 item = WorkItem(job, str(rd.root), modules[job.kind], executor.threads)
@@ -460,7 +461,6 @@ def run_jobs(
                         waiting[user.key].discard(job.key)
                         if not waiting[user.key]:
                             ready.append(user)
-                    ready.sort(key=lambda j: -j.cost)
                 elif failure is None:
                     failure = (job, outcome.error)
     finally:

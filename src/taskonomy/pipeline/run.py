@@ -103,14 +103,14 @@ class Plan:
     def transfers(self, source_sets: Sequence[Sequence[str]], target: str) -> Job:
         """One job for a group of same-order transfers into ``target``."""
         sets = sorted(sorted(s) for s in source_sets)
-        input_key = get_task(target).input
+        spec = get_task(target)
+        input_key = spec.input
         used = sorted({s for srcs in sets for s in srcs})
         deps = (self.data, *(self.encode(s, input_key) for s in used))
         params = {**self._common, "sources": sets, "target": target,
                   "transfer": self.cfg.transfer.model_dump()}  # fmt: skip
         name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
-        head = get_task(target).head
-        per_set = 1.0 if head is not None and is_dense(head.decoder) else 0.2  # pooled: cheap
+        per_set = 1.0 if spec.head is not None and is_dense(spec.head.decoder) else 0.2  # pooled
         cost = per_set * len(sets) * self.cfg.transfer.steps
         return Job("transfer", params, deps, name, VERSION, cost=cost)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
 from taskonomy.nn.decoders import DECODERS, is_dense
-from taskonomy.nn.encoders import MultiViewEncoder, source_encoder
+from taskonomy.nn.encoders import source_encoder
 from taskonomy.nn.heads import TaskModel
 from taskonomy.nn.losses import class_weights_from_counts
 from taskonomy.nn.readout import TransferReadout, build_transfer
@@ -77,6 +78,11 @@ def loss_kwargs(task: str, bank: Bank) -> dict[str, Any]:
     return {"class_weights": class_weights_from_counts(counts[:k])}
 
 
+def decoder_width(model_cfg: Mapping[str, Any]) -> int:
+    """``model.decoder_width``, or the encoder's ``width`` when unset."""
+    return int(model_cfg.get("decoder_width") or model_cfg["width"])
+
+
 def task_model(task: str, bank: Bank, params: Mapping[str, Any], encoder: str) -> TaskModel:
     model_cfg = params["model"]
     return TaskModel(
@@ -86,7 +92,7 @@ def task_model(task: str, bank: Bank, params: Mapping[str, Any], encoder: str) -
         sizes=sizes_of(bank),
         bottleneck_channels=model_cfg["bottleneck_channels"],
         encoder_width=model_cfg["width"],
-        decoder_width=model_cfg.get("decoder_width") or model_cfg["width"],
+        decoder_width=decoder_width(model_cfg),
         loss_kwargs=loss_kwargs(task, bank),
     )
 
@@ -103,6 +109,14 @@ def holdout(
     return ({k: v[~is_val] for k, v in data.items()}, {k: v[is_val] for k, v in data.items()})
 
 
+@dataclass
+class _Fitted:
+    losses: Tensor  # (N_test,) per-image test losses
+    summary: dict[str, JSON]
+    guess: Tensor  # the mean-label guess of the training split (the network's start)
+    test: dict[str, Tensor]  # the test split, loaded once
+
+
 def _train_and_eval(
     model: TaskModel,
     bank: Bank,
@@ -111,9 +125,12 @@ def _train_and_eval(
     cfg: Mapping[str, Any],
     seed: int,
     ctx: JobContext,
-) -> tuple[Tensor, dict[str, JSON]]:
+) -> _Fitted:
     torch.set_num_threads(ctx.threads)
-    train, val = holdout(bank, task, load_task_split(bank, task, split), split)
+    data = load_task_split(bank, task, split)
+    guess = mean_label_guess(task, data, sizes_of(bank))
+    model.head.start_from_guess(guess)  # every network starts at its labels' guess
+    train, val = holdout(bank, task, data, split)
     log = fit(
         model,
         lambda b: model.loss(model(b), b),
@@ -144,18 +161,18 @@ def _train_and_eval(
         "n_train": int(next(iter(train.values())).shape[0]),
         "n_test": int(losses.shape[0]),
     }
-    return losses, summary
+    return _Fitted(losses, summary, guess, test)
 
 
-def mean_label_guess(task: str, bank: Bank, split: str = "large") -> Tensor:
-    """The statistically informed guess in the head's output space, from ``split``'s labels.
+def mean_label_guess(task: str, lab: Mapping[str, Tensor], sizes: dict[str, int]) -> Tensor:
+    """The statistically informed guess in the head's output space, from loaded labels
+    (``lab``: the task's label and, for masked tasks, the validity mask).
 
     Regression heads predict the mean label (per pixel, over valid pixels); classifier
     heads predict the log of the mean class distribution; embedding heads a constant.
     """
     spec = get_task(task)
     assert spec.head is not None and spec.label is not None
-    lab = load_labels(bank, task, split)
     y = lab[task]
     kind = spec.head.decoder
     if kind in ("dense", "vector"):
@@ -164,7 +181,7 @@ def mean_label_guess(task: str, bank: Bank, split: str = "large") -> Tensor:
             m = lab[MASK].float()  # (N, 1, H, W)
             return (y * m).sum(0) / m.sum(0).clamp(min=1)  # (C, H, W)
         return y.mean(0)
-    k = int(spec.head.resolve_channels(sizes_of(bank)))
+    k = int(spec.head.resolve_channels(sizes))
     if kind == "embedding":
         return torch.zeros(k, *y.shape[1:])  # (D, H, W)
     if y.is_floating_point():  # soft labels (N, K)
@@ -203,20 +220,16 @@ def run_data(job: Job, ctx: JobContext) -> dict[str, JSON]:
     return {"views": bank.n_views, "scenes": bank.n_scenes}
 
 
-def _fit_network(
-    job: Job, ctx: JobContext, encoder: str, split: str
-) -> tuple[Bank, TaskModel, dict[str, JSON]]:
+def _fit_network(job: Job, ctx: JobContext, encoder: str, split: str) -> tuple[TaskModel, _Fitted]:
     """Train ``job``'s task with ``encoder`` on ``split``; save weights and test losses."""
     p: dict[str, Any] = dict(job.params)
     bank = _bank(ctx)
     torch.manual_seed(job.seed)
     model = task_model(p["task"], bank, p, encoder)
-    # Every network starts at the guess of the labels it is trained on.
-    model.head.start_from_guess(mean_label_guess(p["task"], bank, split))
-    losses, summary = _train_and_eval(model, bank, p["task"], split, p["train"], job.seed, ctx)
+    fitted = _train_and_eval(model, bank, p["task"], split, p["train"], job.seed, ctx)
     _save(ctx.out_dir / "model.safetensors", model)
-    _save_npy(ctx.out_dir / "test_losses.npy", losses.numpy())
-    return bank, model, summary
+    _save_npy(ctx.out_dir / "test_losses.npy", fitted.losses.numpy())
+    return model, fitted
 
 
 @job_kind("train")
@@ -224,21 +237,20 @@ def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """A task network (shared encoder family + task decoder) on the large split."""
     p: dict[str, Any] = dict(job.params)
     task = p["task"]
-    bank, model, summary = _fit_network(job, ctx, p["model"]["encoder"], "large")
-    guess = mean_label_guess(task, bank)
-    test = load_task_split(bank, task, "test")
+    model, fitted = _fit_network(job, ctx, p["model"]["encoder"], "large")
+    guess = fitted.guess  # the sanity check's guess: the large split's mean label
     guess_losses = per_image(
-        lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), test
+        lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), fitted.test
     )
     _save_npy(ctx.out_dir / "guess_losses.npy", guess_losses.numpy())
-    summary["guess_test_loss"] = float(guess_losses.mean())
-    return summary
+    fitted.summary["guess_test_loss"] = float(guess_losses.mean())
+    return fitted.summary
 
 
 @job_kind("pixels")
 def run_pixels(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """The small-data scratch network of a target (the reference for Gain)."""
-    return _fit_network(job, ctx, "pixels", "small")[2]
+    return _fit_network(job, ctx, "pixels", "small")[1].summary
 
 
 def _frozen_encoder(source: str, bank: Bank, p: Mapping[str, Any], ctx: JobContext) -> nn.Module:
@@ -250,11 +262,17 @@ def _frozen_encoder(source: str, bank: Bank, p: Mapping[str, Any], ctx: JobConte
             model_cfg["width"],
         )  # fmt: skip
     (train,) = ctx.deps_of_kind("train")
-    model = task_model(source, bank, p, model_cfg["encoder"])
-    model.load_state_dict(load_file(str(ctx.dep_dir(train) / "model.safetensors")))
-    enc = model.encoder
+    # Only the encoder: building the whole task model would also compute its loss options
+    # (class weights read from every large-split label) just to load and drop them.
     # A multi-view task's tower encodes one view; transfers concatenate views themselves.
-    return enc.encoder if isinstance(enc, MultiViewEncoder) else enc
+    enc = source_encoder(
+        source, model_cfg["encoder"], 1, bank.size[0], model_cfg["bottleneck_channels"],
+        model_cfg["width"],
+    )  # fmt: skip
+    prefix = "encoder.encoder." if get_task(source).views > 1 else "encoder."  # TaskModel keys
+    state = load_file(str(ctx.dep_dir(train) / "model.safetensors"))
+    enc.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+    return enc
 
 
 @job_kind("encode")
@@ -293,17 +311,17 @@ def build_readouts(
     bank: Bank,
     p: Mapping[str, Any],
     seeds: Sequence[int],
+    guess: Tensor,
 ) -> list[TransferReadout]:
-    """One freshly initialized readout + target decoder per source set (seeded each)."""
+    """One freshly initialized readout + target decoder per source set (seeded each), each
+    starting at ``guess`` (the small split's: transfers see only that split)."""
     out = []
     kwargs = loss_kwargs(target, bank)
-    guess = mean_label_guess(target, bank, "small")  # transfers see only the small split
     for srcs, seed in zip(source_sets, seeds, strict=True):
         torch.manual_seed(seed)
         ro = build_transfer(
             target, len(srcs), bank.size[0], sizes_of(bank), p["model"]["bottleneck_channels"],
-            source_channels=channels, loss_kwargs=kwargs,
-            decoder_width=p["model"].get("decoder_width") or p["model"]["width"],
+            source_channels=channels, decoder_width=decoder_width(p["model"]), loss_kwargs=kwargs,
         )  # fmt: skip
         ro.start_from_guess(guess)
         out.append(ro)
@@ -357,7 +375,8 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
     test_y = load_labels(bank, target, "test")
     channels = int(small_reps[0].shape[1])
     seeds = [derived_seed(p["seed"], target, *srcs) for srcs in source_sets]
-    readouts = build_readouts(target, source_sets, channels, bank, p, seeds)
+    guess = mean_label_guess(target, small_y, sizes_of(bank))
+    readouts = build_readouts(target, source_sets, channels, bank, p, seeds, guess)
     cfg = p["transfer"]
     # Same minibatch order for every transfer into the target, stacked or not; each
     # transfer keeps its own best step on held-out scenes of the small split.

@@ -129,17 +129,20 @@ def fit(
     t0 = time.perf_counter()
     running, count = 0.0, 0
     n_models = models or 1
-    best = torch.full((n_models,), math.inf)  # (M,) best validation loss per model
-    best_steps = [0] * n_models
-    kept: list[Tensor] | None = None  # the best weights, per model block
     # A single model also restores its buffers (BatchNorm statistics) with its weights.
     tracked = params + ([] if models is not None else list(model.buffers()))
-    stream = batches(data, batch_size, gen)
-    if val is not None:  # the starting point (e.g. the guess) is a candidate too
+
+    def val_loss(held_out: Mapping[str, Tensor]) -> Tensor:
         model.eval()
-        best = per_image(step_loss, val).mean(0).reshape(n_models)  # (M,)
+        v = per_image(step_loss, held_out).mean(0).reshape(n_models)  # (M,)
         model.train()
-        kept = [t.detach().clone() for t in tracked]
+        return v
+
+    # Early stopping: the starting point (e.g. the guess) is a candidate too.
+    best = val_loss(val) if val is not None else torch.full((n_models,), math.inf)  # (M,)
+    best_steps = [0 if val is not None else steps] * n_models
+    kept = [t.detach().clone() for t in tracked] if val is not None else []
+    stream = batches(data, batch_size, gen)
     for step in range(1, steps + 1):
         batch = next(stream)
         per = step_loss(batch)  # (B,) or (B, M)
@@ -157,23 +160,18 @@ def fit(
             log.losses.append(running / count)
             running, count = 0.0, 0
             if val is not None:
-                model.eval()
-                v = per_image(step_loss, val).mean(0).reshape(n_models)  # (M,)
-                model.train()
+                v = val_loss(val)
                 log.val_losses.append(float(v.mean()))
                 better = v < best  # (M,) which models improved
-                if kept is not None and bool(better.any()):
-                    for saved, p in zip(kept, tracked, strict=True):
-                        saved.view(n_models, -1)[better] = p.detach().view(n_models, -1)[better]
-                    best = torch.where(better, v, best)
-                    for m in torch.nonzero(better).flatten().tolist():
-                        best_steps[m] = step
-    if kept is not None:
+                for saved, t in zip(kept, tracked, strict=True):
+                    saved.view(n_models, -1)[better] = t.detach().view(n_models, -1)[better]
+                best = torch.where(better, v, best)
+                for m in torch.nonzero(better).flatten().tolist():
+                    best_steps[m] = step
+    if val is not None:
         with torch.no_grad():
             for saved, t in zip(kept, tracked, strict=True):
                 t.copy_(saved)
-    else:
-        best_steps = [steps] * n_models
     log.best_steps = best_steps
     log.best_step = max(best_steps)
     log.steps = steps

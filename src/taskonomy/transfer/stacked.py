@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from taskonomy.errors import input_error
@@ -132,10 +131,7 @@ class StackedTransfers(nn.Module):
         z = self.readout(reps)  # (B, M·C, h, w)
         dec = self.head.decoder
         if isinstance(dec, DenseDecoder):
-            y = self.out(self.body(z))  # (B, M·out, H', W')
-            if tuple(y.shape[-2:]) != dec.out_size:
-                y = F.interpolate(y, size=dec.out_size, mode="bilinear", align_corners=False)
-            y = dec.act(y + self.prior)  # (B, M·out, H, W)
+            y = dec.finish(self.out(self.body(z)), self.prior)  # (B, M·out, H, W)
             y = y.reshape(b, self.m, -1, *y.shape[-2:]).transpose(0, 1)  # (M, B, out, H, W)
         else:
             assert isinstance(dec, PooledDecoder)
