@@ -57,7 +57,9 @@ def main() -> None:
     n_tr = sum(len(v) - 1 for v in losses.values())  # pixels is not an AHP row
     t0 = time.perf_counter()
     for rows in losses.values():
-        AHP().fit(np.stack([np.atleast_2d(v).reshape(-1) for k, v in rows.items() if k != "pixels"]))
+        AHP().fit(
+            np.stack([np.atleast_2d(v).reshape(-1) for k, v in rows.items() if k != "pixels"])
+        )
     t_point = time.perf_counter() - t0
     t0 = time.perf_counter()
     boot = AffinityBootstrap(n_replicates=n_rep, seed=0).fit(losses)

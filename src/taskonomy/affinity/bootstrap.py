@@ -128,18 +128,24 @@ def _as_transfer(label: str | Transfer, target: str) -> Transfer:
     if isinstance(label, Transfer):
         if label.target != target:
             raise input_error(
-                f"transfer listed under target {target!r}", str(label), f"a transfer into {target!r}"
+                f"transfer listed under target {target!r}",
+                str(label),
+                f"a transfer into {target!r}",
             )
         return label
     if not isinstance(label, str) or not label:
-        raise input_error(f"source label into {target!r}", label, "'a+b' source names or a Transfer")
+        raise input_error(
+            f"source label into {target!r}", label, "'a+b' source names or a Transfer"
+        )
     return Transfer.of(label.split("+"), target)
 
 
 def _target_rows(target: str, given: Mapping[str | Transfer, ArrayLike]) -> _TargetRows:
     if not isinstance(given, Mapping) or not given:
         raise input_error(
-            f"losses of target {target!r}", type(given).__name__, "a non-empty mapping label → losses"
+            f"losses of target {target!r}",
+            type(given).__name__,
+            "a non-empty mapping label → losses",
         )
     arrays: dict[Transfer, np.ndarray] = {}
     for label, raw in given.items():
@@ -325,7 +331,9 @@ class AffinityBootstrap:
         return wins
 
     # ---- views -------------------------------------------------------------------------
-    def _replicates_of(self, kind: IntervalKind) -> tuple[dict[str, np.ndarray], dict[str, list[Transfer]]]:
+    def _replicates_of(
+        self, kind: IntervalKind
+    ) -> tuple[dict[str, np.ndarray], dict[str, list[Transfer]]]:
         if not hasattr(self, "replicates_"):
             raise TaskonomyError("AffinityBootstrap is not fitted yet: call fit(losses) first.")
         if kind == "affinity":
@@ -355,7 +363,11 @@ class AffinityBootstrap:
         if not 0 <= r < len(next(iter(reps.values()))):
             raise input_error("replicate", r, f"0 ≤ r < {self.n_replicates}")
         return TransferTable(
-            {tr: float(v) for t, rep in reps.items() for tr, v in zip(rows[t], rep[r], strict=True)},
+            {
+                tr: float(v)
+                for t, rep in reps.items()
+                for tr, v in zip(rows[t], rep[r], strict=True)
+            },
             "affinity",
         )
 
@@ -379,7 +391,7 @@ class AffinityBootstrap:
 
 
 def read_ci_csv_text(text: str, origin: str = "<text>") -> dict[str, TransferTable]:
-    """Parse :meth:`AffinityBootstrap.ci_csv_text`: ``{"value"|"lower"|"median"|"upper": table}``."""
+    """Parse :meth:`AffinityBootstrap.ci_csv_text` into tables keyed value, lower, median, upper."""
     kind = "affinity"
     lines = []
     for line in text.splitlines():
