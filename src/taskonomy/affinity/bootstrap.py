@@ -118,7 +118,9 @@ def batched_ahp(wins: np.ndarray, clip: tuple[float, float] = (0.001, 0.999)) ->
 
 # ---- input -------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _TargetRows:
+class TargetRows:
+    """One target's parsed losses (see :func:`parse_losses`)."""
+
     transfers: list[Transfer]  # (n,) AHP rows (no pixels)
     rows: list[Transfer]  # (n_all,) transfers, then pixels if given
     losses: np.ndarray  # (n_all, S, N)
@@ -140,7 +142,7 @@ def _as_transfer(label: str | Transfer, target: str) -> Transfer:
     return Transfer.of(label.split("+"), target)
 
 
-def _target_rows(target: str, given: Mapping[str | Transfer, ArrayLike]) -> _TargetRows:
+def _target_rows(target: str, given: Mapping[str | Transfer, ArrayLike]) -> TargetRows:
     if not isinstance(given, Mapping) or not given:
         raise input_error(
             f"losses of target {target!r}",
@@ -184,7 +186,20 @@ def _target_rows(target: str, given: Mapping[str | Transfer, ArrayLike]) -> _Tar
         raise input_error(f"transfers into {target!r}", "only pixels", "at least one AHP row")
     rows = transfers + ([pix] if pix in arrays else [])
     stacked = np.stack([np.broadcast_to(arrays[tr], (s, arrays[tr].shape[1])) for tr in rows])
-    return _TargetRows(transfers, rows, stacked)
+    return TargetRows(transfers, rows, stacked)
+
+
+def parse_losses(losses: LossInput) -> dict[str, TargetRows]:
+    """Validate ``target → {label → (N,) or (S, N) losses}`` into canonical rows per target."""
+    if not isinstance(losses, Mapping) or not losses:
+        raise input_error("losses", type(losses).__name__, "a non-empty mapping target → rows")
+    targets: dict[str, TargetRows] = {}
+    for name, given in losses.items():
+        target = canonical_name(name)
+        if target in targets:
+            raise input_error("targets", name, "each target once")
+        targets[target] = _target_rows(target, given)
+    return targets
 
 
 def _pair_indicators(losses: np.ndarray, ties: Ties) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -258,14 +273,7 @@ class AffinityBootstrap:
     def fit(self, losses: LossInput) -> Self:
         """Resample and compute intervals; ``losses`` as in the module docstring."""
         n_rep = self._check()
-        if not isinstance(losses, Mapping) or not losses:
-            raise input_error("losses", type(losses).__name__, "a non-empty mapping target → rows")
-        targets = {}
-        for name, given in losses.items():
-            target = canonical_name(name)
-            if target in targets:
-                raise input_error("targets", name, "each target once")
-            targets[target] = _target_rows(target, given)
+        targets = parse_losses(losses)
         rng = np.random.default_rng(self.seed)
         n_imgs = sorted({t.losses.shape[2] for t in targets.values()})
         n_seeds = sorted({t.losses.shape[1] for t in targets.values()} - {1})
