@@ -110,12 +110,15 @@ def test_derived_task_lists_follow_the_specs() -> None:
 
 
 def test_families_have_one_order_and_colour() -> None:
+    from typing import get_args
+
     from taskonomy.report.contact_sheet import FAMILY_COLOR, FAMILY_ORDER
     from taskonomy.report.figures import _FAMILY_COLOR
-    from taskonomy.tasks import families, family_rank
+    from taskonomy.tasks import Family, families, family_rank
 
     fams = families()
     assert list(fams) == ["2D", "3D", "geometric", "semantic", "baseline"]
+    assert set(fams) == set(get_args(Family))  # every family has a colour
     assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in fams.values())
     assert [family_rank(f) for f in fams] == [0, 1, 2, 3, 4] and family_rank("other") == 5
     assert _FAMILY_COLOR == FAMILY_COLOR == fams

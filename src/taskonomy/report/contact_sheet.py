@@ -38,7 +38,7 @@ INVALID_RGB = np.array([0.18, 0.18, 0.18])
 FAMILY_ORDER = tuple(f for f in families() if f != "baseline")
 TASK_ORDER = tuple(in_dictionary_order(list_tasks()))
 WIDE = {"denoising": 2, "colorization": 2, "inpainting": 2, "principal_curvature": 2}
-FAMILY_COLOR: dict[str, str] = dict(families())
+FAMILY_COLOR = families()
 
 
 @dataclass

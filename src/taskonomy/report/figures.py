@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 Normalize = Literal["row_max", "none"]
 NORMALIZE: tuple[Normalize, ...] = ("row_max", "none")
 
-_FAMILY_COLOR: dict[str, str] = dict(families())  # owned by the task registry
+_FAMILY_COLOR = families()  # owned by the task registry
 _FAMILY_RANK = {f: family_rank(f) for f in _FAMILY_COLOR}
 _BASELINES_LAST = ("random", "pixels", "self")
 _SCRATCH_STYLE = {"fc": "#fdb863", "ec": "#b35806"}  # trained from scratch (full supervision)

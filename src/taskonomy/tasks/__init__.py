@@ -102,7 +102,7 @@ def class_count_names() -> tuple[str, ...]:
     return tuple(sorted(d for d in dims if isinstance(d, str) and d not in ("H", "W")))
 
 
-def families() -> dict[Family, str]:
+def families() -> dict[str, str]:
     """Task families in display order, each with its colour (figures, tables, the solver page)."""
     return dict(FAMILY_COLORS)
 
