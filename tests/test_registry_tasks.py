@@ -80,3 +80,59 @@ def test_baselines_and_families() -> None:
     assert "class_selected" not in list_tasks()
     assert "class_selected" in list_tasks(include_published_only=True)
     assert len(TASKS) == 27
+
+
+def test_derived_task_lists_follow_the_specs() -> None:
+    from taskonomy.tasks import (
+        class_count_names,
+        in_dictionary_order,
+        labelled_tasks,
+        multiview_tasks,
+        rgb_label_tasks,
+    )
+
+    assert multiview_tasks() == ("egomotion", "fixated_pose", "nonfixated_pose", "point_matching")
+    assert rgb_label_tasks() == {
+        "autoencoding": "rgb",
+        "colorization": "rgb_gray",
+        "denoising": "rgb_noised",
+        "inpainting": "rgb_masked",
+    }
+    assert class_count_names() == (
+        "n_jigsaw_permutations",
+        "n_object_classes",
+        "n_scene_classes",
+        "n_semantic_classes",
+    )
+    assert "class_selected" not in labelled_tasks() and "random" not in labelled_tasks()
+    ordered = in_dictionary_order(["class_scene", "normal", "autoencoding", "jigsaw", "denoising"])
+    assert ordered == ["autoencoding", "denoising", "normal", "jigsaw", "class_scene"]
+
+
+def test_families_have_one_order_and_colour() -> None:
+    from typing import get_args
+
+    from taskonomy.report.contact_sheet import FAMILY_COLOR, FAMILY_ORDER
+    from taskonomy.report.figures import _FAMILY_COLOR
+    from taskonomy.tasks import Family, families, family_rank
+
+    fams = families()
+    assert list(fams) == ["2D", "3D", "geometric", "semantic", "baseline"]
+    assert set(fams) == set(get_args(Family))  # every family has a colour
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in fams.values())
+    assert [family_rank(f) for f in fams] == [0, 1, 2, 3, 4] and family_rank("other") == 5
+    assert _FAMILY_COLOR == FAMILY_COLOR == fams
+    assert FAMILY_ORDER == ("2D", "3D", "geometric", "semantic")
+
+
+def test_a_label_needs_a_layout() -> None:
+    from taskonomy.tasks import LabelSpec, LayoutSpec, TaskSpec
+
+    label = LabelSpec(shape=(1, "H", "W"), dtype="float32")
+    common = {"name": "x", "name_2018": "x", "family": "2D", "order": 0, "output": "", "loss": ""}
+    with pytest.raises(ValueError, match="no LayoutSpec"):
+        TaskSpec(views=1, label=label, **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tuples"):
+        TaskSpec(views=2, label=label, layout=LayoutSpec("unit16"), **common)  # type: ignore[arg-type]
+    assert LayoutSpec("npy_int").ext == "npy" and LayoutSpec("tuples").ext == "json"
+    assert LayoutSpec("depth16").ext == "png"

@@ -76,8 +76,8 @@ import numpy as np
 
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.io import atomic_write_text
-from taskonomy.tasks import TASKS, get_task
-from taskonomy.tasks.spec import LabelSpec
+from taskonomy.tasks import TASKS, class_count_names, get_task
+from taskonomy.tasks.spec import MASK_KEY, LabelSpec
 
 FORMAT = "taskonomy-bank"
 FORMAT_VERSION = 1
@@ -90,7 +90,6 @@ Kind = Literal["view", "tuple_views", "tuple_label"]
 
 # Network inputs the renderer provides besides the labels (TaskSpec.input values).
 IMAGE_KEYS = ("rgb", "rgb_noised", "rgb_gray", "rgb_masked", "rgb_jigsaw")
-MASK_KEY = "mask_valid"
 VIEWS_SUFFIX = "/views"
 F16_MAX = 65504.0
 
@@ -544,7 +543,7 @@ class BankWriter:
             "n_views": self.n_views,
             "n_scenes": len(self._scenes),
         }
-        for k in ("n_object_classes", "n_scene_classes", "n_semantic_classes"):
+        for k in class_count_names():  # every size symbol a registered task uses
             if isinstance(common.get(k), int):
                 sizes[k] = int(common[k])
         sizes.update({k: int(val) for k, val in (extra_sizes or {}).items()})

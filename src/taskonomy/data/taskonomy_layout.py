@@ -98,7 +98,14 @@ from taskonomy.data.bank import (
 )
 from taskonomy.data.generate import progress_bar
 from taskonomy.errors import TaskonomyError, input_error, one_of
-from taskonomy.tasks import TASKS, get_task
+from taskonomy.tasks import (
+    TASKS,
+    get_task,
+    labelled_tasks,
+    multiview_tasks,
+    rgb_label_tasks,
+)
+from taskonomy.tasks.spec import LayoutCodec
 
 EXPORT_INFO = "taskonomy_export.json"
 DEPTH_UNITS_PER_M = 512.0  # released depth PNGs: units of 1/512 m
@@ -107,21 +114,7 @@ DEFAULT_Z_MAX = DEPTH_INVALID / DEPTH_UNITS_PER_M  # 128 m, the range a 16-bit P
 CURV_ZERO = 127
 DEFAULT_CURVATURE_SCALE = 32.0  # pixel units per 1/m when no export info says otherwise
 
-Codec = Literal[
-    "rgb8",
-    "depth16",
-    "mask8",
-    "normal8",
-    "gray8",
-    "curv8",
-    "unit16",
-    "ids",
-    "npy_vec",
-    "npy_onehot",
-    "npy_int",
-    "point_info",
-    "tuples",
-]
+Codec = LayoutCodec
 
 
 @dataclass(frozen=True)
@@ -136,41 +129,42 @@ class Domain:
     released: bool = True  # part of the released dataset (False: this package's addition)
 
 
-_DOMAIN_LIST = [
+# Layout entries that are not task labels: network inputs, the validity mask, the camera.
+_EXTRA_DOMAINS = (
     Domain("rgb", "rgb", "rgb", "png", "rgb8"),
-    Domain(MASK_KEY, "mask_valid", "depth_zbuffer", "png", "mask8"),
-    Domain("depth_zbuffer", "depth_zbuffer", "depth_zbuffer", "png", "depth16"),
-    Domain("depth_euclidean", "depth_euclidean", "depth_euclidean", "png", "depth16"),
-    Domain("normal", "normal", "normal", "png", "normal8"),
-    Domain("reshading", "reshading", "reshading", "png", "gray8"),
-    Domain("principal_curvature", "principal_curvature", "principal_curvature", "png", "curv8"),
-    Domain("edge_texture", "edge_texture", "edge_texture", "png", "unit16"),
-    Domain("edge_occlusion", "edge_occlusion", "edge_occlusion", "png", "unit16"),
-    Domain("keypoints2d", "keypoints2d", "keypoints2d", "png", "unit16"),
-    Domain("keypoints3d", "keypoints3d", "keypoints3d", "png", "unit16"),
-    Domain("segment_unsup2d", "segment_unsup2d", "segment_unsup2d", "png", "ids"),
-    Domain("segment_unsup25d", "segment_unsup25d", "segment_unsup25d", "png", "ids"),
-    Domain("segment_semantic", "segment_semantic", "segmentsemantic", "png", "ids"),
-    Domain("class_object", "class_object", "class_object", "npy", "npy_vec"),
-    Domain("class_scene", "class_scene", "class_scene", "npy", "npy_onehot"),
-    Domain("room_layout", "point_info", "point_info", "json", "point_info"),
-    Domain("vanishing_point", "point_info", "point_info", "json", "point_info"),
+    Domain(MASK_KEY, MASK_KEY, "depth_zbuffer", "png", "mask8"),
+)
+_EXTRA_TAIL = (
     Domain("camera_pose", "point_info", "point_info", "json", "point_info"),
     Domain("rgb_noised", "rgb_noised", "rgb_noised", "png", "rgb8", released=False),
     Domain("rgb_gray", "rgb_gray", "rgb_gray", "png", "rgb8", released=False),
     Domain("rgb_masked", "rgb_masked", "rgb_masked", "png", "rgb8", released=False),
     Domain("rgb_jigsaw", "rgb_jigsaw", "rgb_jigsaw", "png", "rgb8", released=False),
-    Domain("jigsaw", "jigsaw", "jigsaw", "npy", "npy_int", released=False),
+)
+# every registered task's label comes from its TaskSpec.layout (TaskSpec refuses a label
+# without one), so a new task file is exported and imported with no edit here
+MULTIVIEW_TASKS = multiview_tasks()
+# labels that *are* the clean rgb; rebuilt from rgb/ on import, never written twice
+RGB_LABELS = rgb_label_tasks()
+
+
+def _task_domain(name: str) -> Domain:
+    spec = get_task(name)
+    lay = spec.layout
+    assert lay is not None  # TaskSpec.__post_init__: a label has a layout
+    return Domain(name, lay.folder or name, lay.domain or name, lay.ext, lay.codec, lay.released)
+
+
+_DOMAIN_LIST = [
+    *_EXTRA_DOMAINS,
+    *(
+        _task_domain(t)
+        for t in labelled_tasks()
+        if t not in MULTIVIEW_TASKS and t not in RGB_LABELS
+    ),
+    *_EXTRA_TAIL,
 ]
 DOMAINS: dict[str, Domain] = {d.key: d for d in _DOMAIN_LIST}
-MULTIVIEW_TASKS = ("fixated_pose", "nonfixated_pose", "egomotion", "point_matching")
-# labels that *are* the clean rgb; rebuilt from rgb/ on import, never written twice
-RGB_LABELS = {
-    "autoencoding": "rgb",
-    "denoising": "rgb_noised",
-    "colorization": "rgb_gray",
-    "inpainting": "rgb_masked",
-}
 _NAME = re.compile(r"^point_(\d+)_view_(\d+)_domain_(.+)\.(png|npy|json)$")
 
 
@@ -333,6 +327,7 @@ def export_taskonomy_layout(
         raise input_error("curvature scale", curvature_scale, "a positive number")
     domains = [d for d in _DOMAIN_LIST if d.key in keys]
     multiview = [t for t in MULTIVIEW_TASKS if t in keys and t + VIEWS_SUFFIX in keys]
+    _check_exportable(keys, {d.key for d in domains} | set(multiview))
     has_mask = MASK_KEY in keys
     info = {
         "format": "taskonomy-layout-export",
@@ -370,6 +365,23 @@ def export_taskonomy_layout(
                 bar.advance(job)
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+def _check_exportable(keys: set[str], written: set[str]) -> None:
+    """Every labelled task of the bank must reach the layout (never silently dropped)."""
+    for t in sorted(keys & set(labelled_tasks())):
+        if t in RGB_LABELS:
+            if RGB_LABELS[t] not in keys:  # rebuilt from its input images on import
+                raise input_error(
+                    f"bank task {t!r}", f"no {RGB_LABELS[t]!r} images", "its input images"
+                )
+        elif t not in written:
+            raise input_error(
+                f"bank task {t!r}",
+                "a label the layout export cannot write",
+                f"tasks with a LayoutSpec (multi-view ones with their {t + VIEWS_SUFFIX!r} tuples)",
+                "Re-render the bank or add a LayoutSpec to the task file.",
+            )
 
 
 def _auto_curvature_scale(bank: Bank) -> float:
@@ -436,12 +448,16 @@ def _export_view(
             elif d.key == "camera_pose":
                 point_info["camera_location"] = [float(a) for a in x[:3, 3]]
                 point_info["camera_rotation_matrix"] = [[float(a) for a in r] for r in x[:3, :3]]
-            else:
+            elif d.key == "vanishing_point":
                 point_info["vanishing_points_gaussian_sphere"] = {
                     "x": [float(a) for a in x[0:3]],
                     "y": [float(a) for a in x[3:6]],
                     "z": [float(a) for a in x[6:9]],
                 }
+            else:
+                raise TaskonomyError(f"layout export: no point_info field for {d.key!r}.")
+        else:  # a codec added to LayoutCodec without an encoder here
+            raise TaskonomyError(f"layout export: no encoder for codec {d.codec!r} ({d.key}).")
     scene_meta = bank.scene_meta(int(bank.scene_of_view(v)))
     if "scene_class" in scene_meta:
         point_info["scene_class"] = scene_meta["scene_class"]

@@ -29,9 +29,7 @@ from taskonomy.nn.encoders import ENCODERS, MultiViewEncoder, build_encoder, rep
 from taskonomy.nn.losses import LOSSES, PerImageLoss, build_loss
 from taskonomy.nn.metrics import METRICS, Metric
 from taskonomy.tasks import get_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
-
-MASK_KEY = "mask_valid"
+from taskonomy.tasks.spec import MASK_KEY, HeadSpec, LabelSpec, TaskSpec
 
 __all__ = [
     "DECODERS",

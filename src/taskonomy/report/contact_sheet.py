@@ -25,7 +25,7 @@ import numpy as np
 from taskonomy.data.bank import MASK_KEY, VIEWS_SUFFIX, Bank, open_bank
 from taskonomy.errors import input_error
 from taskonomy.io import atomic_write_bytes
-from taskonomy.tasks import get_task, list_tasks
+from taskonomy.tasks import families, get_task, in_dictionary_order, list_tasks
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,17 +34,11 @@ if TYPE_CHECKING:
 NCOLS = 6
 PANEL_IN = 2.1  # inches per grid cell
 INVALID_RGB = np.array([0.18, 0.18, 0.18])
-FAMILY_ORDER = ("2D", "3D", "geometric", "semantic")
-# the task dictionary's order (shared/design/tasks.md); unknown tasks follow
-TASK_ORDER = (
-    "autoencoding", "denoising", "colorization", "inpainting", "edge_texture", "keypoints2d",
-    "segment_unsup2d", "depth_zbuffer", "depth_euclidean", "normal", "reshading",
-    "principal_curvature", "edge_occlusion", "keypoints3d", "segment_unsup25d", "jigsaw",
-    "room_layout", "vanishing_point", "fixated_pose", "nonfixated_pose", "point_matching",
-    "egomotion", "segment_semantic", "class_object", "class_scene",
-)  # fmt: skip
+# families and task order come from the task registry (a new task file adds its panel)
+FAMILY_ORDER = tuple(f for f in families() if f != "baseline")
+TASK_ORDER = tuple(in_dictionary_order(list_tasks()))
 WIDE = {"denoising": 2, "colorization": 2, "inpainting": 2, "principal_curvature": 2}
-FAMILY_COLOR = {"2D": "#1b7837", "3D": "#2166ac", "geometric": "#b2182b", "semantic": "#762a83"}
+FAMILY_COLOR = families()
 
 
 @dataclass
@@ -79,13 +73,11 @@ def contact_sheet_figure(bank: Bank, view: int = 0) -> Figure:
     scene = int(bank.scene_of_view(view))
     meta = bank.scene_meta(scene)
     panels = [_Panel("rgb", "input", 1)]
-    names = [*TASK_ORDER, *(t for t in list_tasks() if t not in TASK_ORDER)]
-    for fam in FAMILY_ORDER:
-        for t in names:
-            spec = get_task(t)
-            if t in bank and spec.family == fam:
-                width = WIDE.get(t, 1) if spec.views == 1 else spec.views
-                panels.append(_Panel(t, fam, width))
+    for t in TASK_ORDER:  # grouped by family
+        spec = get_task(t)
+        if t in bank and spec.family in FAMILY_ORDER:
+            width = WIDE.get(t, 1) if spec.views == 1 else spec.views
+            panels.append(_Panel(t, spec.family, width))
     rows = _pack(panels)
     head = 0.75  # inches for the title lines
     fig = Figure(figsize=(NCOLS * PANEL_IN, len(rows) * PANEL_IN * 1.12 + head))
@@ -163,7 +155,7 @@ def _draw(ax: Axes, p: _Panel, ctx: _Context) -> None:
         return
     x = ctx.get(name)
     mask = ctx.mask if spec.label is not None and spec.label.masked else None
-    if name in ("autoencoding", "denoising", "colorization", "inpainting"):
+    if spec.rgb_label:  # the label is the clean image; show what the network sees beside it
         if spec.input != "rgb" and spec.input in ctx.bank:
             _pair(ax, _hwc(ctx.get(spec.input)), _hwc(x), "input", "label")
         else:

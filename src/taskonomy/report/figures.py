@@ -21,6 +21,7 @@ import numpy as np
 from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.io import atomic_write
+from taskonomy.tasks import families, family_rank
 from taskonomy.taxonomy.policy import Choice, Policy
 
 if TYPE_CHECKING:
@@ -30,14 +31,8 @@ if TYPE_CHECKING:
 Normalize = Literal["row_max", "none"]
 NORMALIZE: tuple[Normalize, ...] = ("row_max", "none")
 
-_FAMILY_RANK = {"2D": 0, "3D": 1, "geometric": 2, "semantic": 3, "baseline": 4}
-_FAMILY_COLOR = {
-    "2D": "#1b7837",
-    "3D": "#2166ac",
-    "geometric": "#b2182b",
-    "semantic": "#762a83",
-    "baseline": "#4d4d4d",
-}
+_FAMILY_COLOR = families()  # owned by the task registry
+_FAMILY_RANK = {f: family_rank(f) for f in _FAMILY_COLOR}
 _BASELINES_LAST = ("random", "pixels", "self")
 _SCRATCH_STYLE = {"fc": "#fdb863", "ec": "#b35806"}  # trained from scratch (full supervision)
 _TARGET_STYLE = {"fc": "#b2d7ec", "ec": "#2166ac"}  # served by a transfer

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from taskonomy.affinity.table import TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.tasks import BASELINES, canonical_name, get_task
+from taskonomy.tasks import families as task_families
 from taskonomy.taxonomy import plan as P
 from taskonomy.taxonomy.policy import Policy
 from taskonomy.taxonomy.published import published_suffix
@@ -51,7 +52,7 @@ AFFINITY_FILE = "affinities.csv"
 MAX_BODY_BYTES = 1 << 20
 SOLVE_FIELDS = ("budget", "max_order", "targets", "sources", "importance", "label_cost")
 REQUIRED_FIELDS = ("budget", "max_order")  # required by `taskonomy solve` too
-FAMILY_ORDER = ("2D", "3D", "geometric", "semantic", "baseline")  # as in report.figures
+FAMILY_ORDER = tuple(task_families())  # the task registry owns family order and colour
 
 # Files the page may load; nothing else under static/ (or anywhere) is served.
 _STATIC = {
@@ -169,6 +170,7 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
         "free_sources": [RANDOM] if RANDOM in table.sources() else [],
         "max_order": max_order,
         "families": ordered,
+        "family_colors": task_families(),  # family -> colour, in display order
         "tasks": [
             {
                 "name": n,

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 
 from taskonomy.errors import TaskonomyError
 from taskonomy.registry import Registry
-from taskonomy.tasks.spec import Dim, Family, LabelSpec, Role, TaskSpec
+from taskonomy.tasks.spec import (
+    FAMILY_COLORS,
+    MASK_KEY,
+    Dim,
+    Family,
+    LabelSpec,
+    LayoutSpec,
+    Role,
+    TaskSpec,
+)
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
@@ -67,22 +77,73 @@ def list_tasks(family: Family | None = None, *, include_published_only: bool = F
     return out
 
 
+def labelled_tasks() -> list[str]:
+    """Every registered task with a label (published-only ones have none), registry order."""
+    return [n for n in TASKS if TASKS.get(n).label is not None]
+
+
+def multiview_tasks() -> tuple[str, ...]:
+    """Labelled tasks whose samples are tuples of views (pose, matching, egomotion)."""
+    return tuple(n for n in labelled_tasks() if TASKS.get(n).multiview)
+
+
+def rgb_label_tasks() -> dict[str, str]:
+    """Tasks whose label is the clean rgb, mapped to the input image their network sees."""
+    return {n: TASKS.get(n).input for n in labelled_tasks() if TASKS.get(n).rgb_label}
+
+
+def class_count_names() -> tuple[str, ...]:
+    """Per-data-set size symbols (``n_*_classes`` ...) that label shapes or heads use, sorted."""
+    dims: set[Dim] = set()
+    for n in TASKS:
+        spec = TASKS.get(n)
+        dims.update(spec.label.shape if spec.label is not None else ())
+        dims.update((spec.head.channels,) if spec.head is not None else ())
+    return tuple(sorted(d for d in dims if isinstance(d, str) and d not in ("H", "W")))
+
+
+def families() -> dict[str, str]:
+    """Task families in display order, each with its colour (figures, tables, the solver page)."""
+    return dict(FAMILY_COLORS)
+
+
+def family_rank(family: str) -> int:
+    """Position of ``family`` in :func:`families` (unknown families sort last)."""
+    return list(FAMILY_COLORS).index(family) if family in FAMILY_COLORS else len(FAMILY_COLORS)
+
+
+def in_dictionary_order(names: Iterable[str]) -> list[str]:
+    """Registered ``names`` by family, then by their place in the task dictionary."""
+    specs = [TASKS.get(n) for n in dict.fromkeys(names)]
+    return [s.name for s in sorted(specs, key=lambda s: (family_rank(s.family), s.order))]
+
+
 _load_all()
 
 __all__ = [
     "BASELINES",
+    "FAMILY_COLORS",
+    "MASK_KEY",
     "PIXELS",
     "SELF",
     "TASKS",
     "Dim",
     "Family",
     "LabelSpec",
+    "LayoutSpec",
     "Role",
     "TaskSpec",
     "TaskonomyError",
     "canonical_name",
+    "class_count_names",
+    "families",
+    "family_rank",
     "get_task",
+    "in_dictionary_order",
+    "labelled_tasks",
     "list_tasks",
+    "multiview_tasks",
     "name_2018",
     "register_task",
+    "rgb_label_tasks",
 ]

@@ -4,13 +4,14 @@ distribution over object classes (visible-area soft label).
 """
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, LayoutSpec, TaskSpec
 
 CLASS_OBJECT = register_task(
     TaskSpec(
         name="class_object",
         name_2018="class_1000",
         family="semantic",
+        order=23,
         views=1,
         output="distribution over object classes (visible-area soft label)",
         loss="soft CE",
@@ -20,6 +21,7 @@ CLASS_OBJECT = register_task(
         head=HeadSpec(
             decoder="classify", channels="n_object_classes", loss="soft_ce", metric="accuracy"
         ),
+        layout=LayoutSpec("npy_vec"),
         notes="",
     )
 )

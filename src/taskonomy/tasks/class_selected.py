@@ -11,6 +11,7 @@ CLASS_SELECTED = register_task(
         name="class_selected",
         name_2018="class_selected",
         family="semantic",
+        order=25,
         views=1,
         output="the 2018 object-class subset (published results only)",
         loss="soft CE",

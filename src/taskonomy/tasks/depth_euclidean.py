@@ -1,13 +1,14 @@
 """depth_euclidean (2018: ``rgb2mist``): H×W×1 distance to the camera centre, log-scaled."""
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, LayoutSpec, TaskSpec
 
 DEPTH_EUCLIDEAN = register_task(
     TaskSpec(
         name="depth_euclidean",
         name_2018="rgb2mist",
         family="3D",
+        order=8,
         views=1,
         output="H×W×1 distance to the camera centre, log-scaled",
         loss="L1, masked",
@@ -17,6 +18,7 @@ DEPTH_EUCLIDEAN = register_task(
         head=HeadSpec(
             decoder="dense", channels=1, loss="masked_l1", metric="mae", activation="sigmoid"
         ),
+        layout=LayoutSpec("depth16"),
         notes="Stored as log(1 + d) / log(1 + z_max), in [0, 1].",
     )
 )

@@ -1,13 +1,14 @@
 """edge_occlusion (2018: ``edge3d``): H×W×1 occlusion (depth-discontinuity) edges, blurred."""
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, LayoutSpec, TaskSpec
 
 EDGE_OCCLUSION = register_task(
     TaskSpec(
         name="edge_occlusion",
         name_2018="edge3d",
         family="3D",
+        order=12,
         views=1,
         output="H×W×1 occlusion (depth-discontinuity) edges, blurred",
         loss="L1, masked",
@@ -17,6 +18,7 @@ EDGE_OCCLUSION = register_task(
         head=HeadSpec(
             decoder="dense", channels=1, loss="masked_l1", metric="mae", activation="sigmoid"
         ),
+        layout=LayoutSpec("unit16"),
         notes="",
     )
 )

@@ -1,13 +1,14 @@
 """keypoints3d (2018: ``keypoint3d``): H×W×1 interest-point response of the 3D geometry."""
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, LayoutSpec, TaskSpec
 
 KEYPOINTS3D = register_task(
     TaskSpec(
         name="keypoints3d",
         name_2018="keypoint3d",
         family="3D",
+        order=13,
         views=1,
         output="H×W×1 interest-point response of the 3D geometry",
         loss="L1, masked",
@@ -17,6 +18,7 @@ KEYPOINTS3D = register_task(
         head=HeadSpec(
             decoder="dense", channels=1, loss="masked_l1", metric="mae", activation="sigmoid"
         ),
+        layout=LayoutSpec("unit16"),
         notes="",
     )
 )

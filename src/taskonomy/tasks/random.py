@@ -8,6 +8,7 @@ RANDOM = register_task(
         name="random",
         name_2018="random",
         family="baseline",
+        order=26,
         views=1,
         output="none: an untrained encoder with random weights",
         loss="–",

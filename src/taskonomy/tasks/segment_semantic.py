@@ -4,13 +4,14 @@ H×W class ids (room surfaces + object classes).
 """
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, LayoutSpec, TaskSpec
 
 SEGMENT_SEMANTIC = register_task(
     TaskSpec(
         name="segment_semantic",
         name_2018="segmentsemantic_rb",
         family="semantic",
+        order=22,
         views=1,
         output="H×W class ids (room surfaces + object classes)",
         loss="CE, class-rebalanced",
@@ -23,6 +24,7 @@ SEGMENT_SEMANTIC = register_task(
             loss="rebalanced_ce",
             metric="accuracy",
         ),
+        layout=LayoutSpec("ids", domain="segmentsemantic"),
         notes="",
     )
 )

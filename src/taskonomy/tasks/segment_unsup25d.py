@@ -4,13 +4,14 @@ H×W segment ids from clustering depth, normals and curvature.
 """
 
 from taskonomy.tasks import register_task
-from taskonomy.tasks.spec import HeadSpec, LabelSpec, TaskSpec
+from taskonomy.tasks.spec import HeadSpec, LabelSpec, LayoutSpec, TaskSpec
 
 SEGMENT_UNSUP25D = register_task(
     TaskSpec(
         name="segment_unsup25d",
         name_2018="segment25d",
         family="3D",
+        order=14,
         views=1,
         output="H×W segment ids from clustering depth, normals and curvature",
         loss="pairwise metric loss",
@@ -20,6 +21,7 @@ SEGMENT_UNSUP25D = register_task(
         head=HeadSpec(
             decoder="embedding", channels=8, loss="pairwise_metric", metric="pair_accuracy"
         ),
+        layout=LayoutSpec("ids"),
         notes="",
     )
 )

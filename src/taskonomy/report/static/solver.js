@@ -4,10 +4,10 @@
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const FAMILY_COLOR = {
-  "2D": "#1b7837", "3D": "#2166ac", geometric: "#b2182b", semantic: "#762a83", baseline: "#4d4d4d",
-};
-const FAMILY_RANK = { "2D": 0, "3D": 1, geometric: 2, semantic: 3, baseline: 4 };
+// Family colours and order come from GET /api/tasks (family_colors, owned by the task
+// registry); filled by applyFamilyColors().
+const FAMILY_COLOR = {};
+const FAMILY_RANK = {};
 const DEBOUNCE_MS = 250;
 const ROLE_LABEL = {
   target: "target", novel: "novel target", source: "source only", off: "off",
@@ -501,6 +501,17 @@ function renderGraph(policy) {
 }
 
 // ---- start ------------------------------------------------------------------------------
+function applyFamilyColors(colors) {
+  // one .fam-<family> rule per family, so labels and legends use the server's colours
+  const rules = [];
+  Object.entries(colors).forEach(([family, color], i) => {
+    FAMILY_COLOR[family] = color;
+    FAMILY_RANK[family] = i;
+    rules.push(`.fam-${CSS.escape(family)} { color: ${color}; }`);
+  });
+  document.head.append(el("style", { id: "family-colors" }, rules.join("\n")));
+}
+
 async function init() {
   try {
     const resp = await fetch("/api/tasks");
@@ -511,6 +522,7 @@ async function init() {
     document.body.dataset.state = "error";
     return;
   }
+  applyFamilyColors(state.meta.family_colors || {});
   buildControls();
   document.body.dataset.state = "ready";
   await solveNow();
