@@ -42,6 +42,7 @@ B = NDArray[np.bool_]
 HARRIS_K = 0.05
 OCCLUSION_KAPPA = 1.5  # a jump must exceed 1.5× the two pixels' footprints to be an occlusion
 MIN_COS = 0.1  # slant limit of the footprint estimate (84°)
+OCCLUSION_MEET_TOL = 0.01  # tangent planes missing each other by > 1% of depth: a step
 
 
 def log_depth(z: F64, z_max: float) -> F32:
@@ -69,15 +70,42 @@ def occlusion_pairs(points: F64, normal: F64, pixel_angle: float) -> tuple[B, B]
 
     ``points``/``normal``: (V, 3, H, W) camera-frame 3D points and unit normals.
     Returns (horizontal (V, H, W-1), vertical (V, H-1, W)) boolean jump maps.
+
+    A pair is a jump when either test fires:
+
+    - footprint: the points are further apart than their pixel footprints can explain (a
+      silhouette, where a grazing surface meets what lies behind it);
+    - tangent planes: the two surfaces cannot meet between the pixel rays. The inverse depth
+      of a plane is affine along the image (``1/z(r) = n·r / n·X``, rays with z = 1), so
+      two tangent planes cross between the rays exactly when ``w_p - w_q`` changes sign;
+      creases and curved surfaces always cross, a step between parallel or receding surfaces
+      never does, whatever its size relative to the footprint (a bed before a wall, a
+      recessed mattress, window frames at 32²).
     """
     dist = np.linalg.norm(points, axis=1)  # (V, H, W)
-    cos = np.abs((normal * points).sum(1)) / np.maximum(dist, 1e-12)
+    ndx = (normal * points).sum(1)  # n · X, negative: normals face the camera
+    cos = np.abs(ndx) / np.maximum(dist, 1e-12)
     foot = dist * pixel_angle / np.maximum(cos, MIN_COS)  # metres a pixel spans on its surface
-    gap_h = np.linalg.norm(points[..., 1:] - points[..., :-1], axis=1)
-    gap_v = np.linalg.norm(points[..., 1:, :] - points[..., :-1, :], axis=1)
-    jump_h = gap_h > OCCLUSION_KAPPA * (foot[..., 1:] + foot[..., :-1])
-    jump_v = gap_v > OCCLUSION_KAPPA * (foot[..., 1:, :] + foot[..., :-1, :])
-    return jump_h, jump_v
+    z = np.maximum(points[:, 2], 1e-12)
+    ray = points / z[:, None]  # z = 1 rays
+    judged = cos > MIN_COS  # tangent planes seen edge-on say nothing about the neighbour
+    inv_ndx = np.where(judged, 1.0 / np.where(judged, ndx, 1.0), 0.0)
+    out = []
+    for axis in (-1, -2):
+        n = points.shape[axis]
+
+        def pair(a: F64, axis: int = axis, n: int = n) -> tuple[F64, F64]:
+            return np.take(a, range(n - 1), axis=axis), np.take(a, range(1, n), axis=axis)
+
+        (pp, pq), (fp, fq), (zp, zq) = pair(points), pair(foot), pair(z)
+        (np_, nq), (rp, rq), (ip, iq) = pair(normal), pair(ray), pair(inv_ndx)
+        gap = np.linalg.norm(pq - pp, axis=1)
+        d0 = 1.0 - zp * (nq * rp).sum(1) * iq  # relative miss of q's plane on p's ray
+        d1 = zq * (np_ * rq).sum(1) * ip - 1.0  # ... of p's plane on q's ray
+        apart = (d0 * d1 > 0) & (np.minimum(np.abs(d0), np.abs(d1)) > OCCLUSION_MEET_TOL)
+        both = pair(judged.astype(np.float64))
+        out.append((gap > OCCLUSION_KAPPA * (fp + fq)) | (apart & (both[0] * both[1] > 0)))
+    return out[0], out[1]
 
 
 def _edge_sigma(size: int) -> float:

@@ -1,0 +1,203 @@
+"""Physics checks of the synthetic bank at the sizes presets use (32² and 64²): every label is
+measured against its definition on a small seeded bank, with quantities independent of how the
+generator computes them (depth and normal labels, camera intrinsics and poses only).
+
+Before/after numbers of the fixes these tests guard (24 scenes x 6 views):
+
+- occlusion recall (pairs whose surfaces cannot meet that are marked): 32² / 64² see the
+  module constants below and the report of the change that added them.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from taskonomy.data.synthetic import RenderedScene, SceneConfig, render_scene
+from taskonomy.data.synthetic import labels as L
+
+Arr = NDArray[np.float64]
+SIZES = (32, 64)
+SCENES = 24
+VIEWS = 6
+# a pair "cannot meet" when each surface's tangent plane, extended to the other pixel's ray,
+# misses the other surface by more than this share of its depth, on the same side
+MEET_TOL = 0.02
+MIN_FACING = 0.1  # tangent planes seen this edge-on (84°) are ill-conditioned: not judged
+
+
+@cache
+def bank(size: int) -> tuple[RenderedScene, ...]:
+    return tuple(
+        render_scene(seed, SceneConfig(size=size, views=VIEWS)) for seed in range(SCENES)
+    )
+
+
+def _rays(k: Arr, size: int) -> Arr:
+    """Camera-frame pixel-centre rays with z = 1, (3, H, W)."""
+    c = (np.arange(size) + 0.5 - k[0, 2]) / k[0, 0]
+    x, y = np.meshgrid(c, c)
+    return np.stack([x, y, np.ones_like(x)])
+
+
+def _depth(s: RenderedScene) -> Arr:
+    """Metric z-depth (V, H, W) from the depth label."""
+    return L.inverse_log_depth(s.arrays["depth_zbuffer"][:, 0], s.meta["z_max"])
+
+
+def _pairs(a: Arr, axis: int) -> tuple[Arr, Arr]:
+    """Neighbours along image ``axis`` (-1 horizontal, -2 vertical) of a (..., H, W) array."""
+    n = a.shape[axis]
+    return np.take(a, range(n - 1), axis=axis), np.take(a, range(1, n), axis=axis)
+
+
+def cannot_meet(s: RenderedScene) -> list[tuple[NDArray[np.bool_], Arr]]:
+    """Per neighbour axis: (pairs whose surfaces cannot meet (V, ...), relative depth jump).
+
+    The inverse depth of a plane is affine along the image: ``1/z(r) = n·r / n·X`` for rays
+    ``r`` with z = 1. Between the two pixel rays, the tangent planes of p and q meet where
+    ``w_p - w_q`` changes sign; it cannot when ``w_p - w_q`` has the same sign at both rays
+    and each plane misses the other pixel's point by more than MEET_TOL of its depth. Curved
+    surfaces and creases (convex or concave) always change sign; parallel or receding
+    surfaces separated by a step never do.
+    """
+    z = _depth(s)
+    n = s.arrays["normal"].astype(np.float64)
+    valid = s.arrays["mask_valid"][:, 0]
+    r = _rays(s.arrays["_cam_K"], z.shape[-1])[None]  # (1, 3, H, W)
+    x = r * z[:, None]
+    ndx = (n * x).sum(1)  # n · X (negative: normals face the camera)
+    facing = np.abs((n * r).sum(1)) / np.linalg.norm(r, axis=1) > MIN_FACING
+    out = []
+    for axis in (-1, -2):
+        (zp, zq), (np_, nq), (rp, rq) = _pairs(z, axis), _pairs(n, axis), _pairs(r, axis)
+        (dp, dq), (fp, fq), (vp, vq) = _pairs(ndx, axis), _pairs(facing, axis), _pairs(valid, axis)
+        wq_at_p = (nq * rp).sum(1) / dq  # q's plane on p's ray (inverse depth)
+        wp_at_q = (np_ * rq).sum(1) / dp
+        d0 = 1 / zp - wq_at_p
+        d1 = wp_at_q - 1 / zq
+        miss = np.minimum(np.abs(d0) * zp, np.abs(d1) * zq)
+        ok = (d0 * d1 > 0) & (miss > MEET_TOL) & fp & fq & vp & vq
+        out.append((ok, np.abs(zp - zq) / np.minimum(zp, zq)))
+    return out
+
+
+def occlusion_recall(size: int) -> tuple[float, float, int]:
+    """(share of cannot-meet pairs with both pixels marked >= 0.5, same for 5-10% jumps, n)."""
+    hit = tot = hit5 = tot5 = 0
+    for s in bank(size):
+        e = s.arrays["edge_occlusion"][:, 0]
+        for axis, (cm, rel) in zip((-1, -2), cannot_meet(s), strict=True):
+            ep, eq = _pairs(e, axis)
+            marked = (ep >= 0.5) & (eq >= 0.5)
+            mid = cm & (rel >= 0.05) & (rel < 0.10)
+            hit, tot = hit + int((marked & cm).sum()), tot + int(cm.sum())
+            hit5, tot5 = hit5 + int((marked & mid).sum()), tot5 + int(mid.sum())
+    return hit / tot, hit5 / max(tot5, 1), tot
+
+
+def segment_leak(size: int) -> tuple[float, int]:
+    """Share of neighbour pairs across a >= 20% depth jump that share a 2.5D segment."""
+    same = tot = 0
+    for s in bank(size):
+        z = _depth(s)
+        seg = s.arrays["segment_unsup25d"]
+        valid = s.arrays["mask_valid"][:, 0]
+        for axis in (-1, -2):
+            (zp, zq), (sp, sq), (vp, vq) = _pairs(z, axis), _pairs(seg, axis), _pairs(valid, axis)
+            jump = (np.abs(zp - zq) / np.minimum(zp, zq) >= 0.2) & vp & vq
+            same, tot = same + int((jump & (sp == sq)).sum()), tot + int(jump.sum())
+    return same / tot, tot
+
+
+def _yaw(r: Arr) -> Arr:
+    f = r[..., :, 2]
+    return np.arctan2(f[..., 0], f[..., 2])
+
+
+def pose_pairs(size: int) -> dict[str, list[float]]:
+    """Baselines, fixation angles and non-fixated motions of the sampled pairs."""
+    out: dict[str, list[float]] = {k: [] for k in ("fb", "fang", "fmiss", "nb", "nyaw")}
+    for s in bank(size):
+        a = s.arrays
+        pose, cp = a["_cam_pose"], a["_center_point"]
+        for i, j in a["fixated_pose/views"]:
+            out["fb"].append(float(np.linalg.norm(pose[j, :3, 3] - pose[i, :3, 3])))
+            fi, fj = pose[i, :3, 2], pose[j, :3, 2]
+            out["fang"].append(math.degrees(math.acos(min(1.0, float(fi @ fj)))))
+            out["fmiss"].append(float(np.linalg.norm(cp[i] - cp[j])))
+        for i, j in a["nonfixated_pose/views"]:
+            out["nb"].append(float(np.linalg.norm(pose[j, :3, 3] - pose[i, :3, 3])))
+            d = (_yaw(pose[j, :3, :3]) - _yaw(pose[i, :3, :3]) + math.pi) % (2 * math.pi)
+            out["nyaw"].append(abs(math.degrees(d - math.pi)))
+    return out
+
+
+def fixation_visible(size: int) -> tuple[float, int]:
+    """Share of fixated views whose centre pixels show the fixation point.
+
+    Shown: one of the 4 pixels around the principal point back-projects (depth label,
+    intrinsics, pose) to within two pixel footprints (+1 cm) of the principal-ray point.
+    """
+    ok = tot = 0
+    for s in bank(size):
+        a = s.arrays
+        k, pose, cp = a["_cam_K"], a["_cam_pose"], a["_center_point"]
+        z = _depth(s)
+        r = _rays(k, size)
+        c = [size // 2 - 1, size // 2]
+        for v in np.unique(a["fixated_pose/views"]):
+            pts = (r[:, c][:, :, c] * z[v][c][:, c]).reshape(3, -1)  # (3, 4) camera frame
+            world = pose[v, :3, :3] @ pts + pose[v, :3, 3:4]
+            dist = float(np.linalg.norm(cp[v] - pose[v, :3, 3]))
+            tol = 2 * dist / k[0, 0] + 0.01
+            ok += bool(np.linalg.norm(world - cp[v][:, None], axis=0).min() <= tol)
+            tot += 1
+    return ok / tot, tot
+
+
+def curvature_stats(size: int) -> dict[str, float]:
+    vals, views_with, nviews = [], 0, 0
+    for s in bank(size):
+        k = s.arrays["principal_curvature"].astype(np.float64)
+        m = s.arrays["mask_valid"][:, 0]
+        for v in range(len(k)):
+            vals.append(k[v][:, m[v]].ravel())
+            views_with += bool((k[v][:, m[v]] != 0).any())
+            nviews += 1
+    x = np.concatenate(vals)
+    nz = x[x != 0]
+    return {
+        "zero": float((x == 0).mean()),
+        "views_none": 1 - views_with / nviews,
+        "msq": float((x * x).mean()),
+        "max": float(np.abs(x).max()),
+        "sat": float((np.abs(nz) >= 0.99 * np.abs(x).max()).mean()) if nz.size else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    for sz in SIZES:
+        p = pose_pairs(sz)
+        print(sz, "occl", occlusion_recall(sz), "seg", segment_leak(sz))
+        print(sz, "fix vis", fixation_visible(sz), "curv", curvature_stats(sz))
+        print(
+            sz,
+            "fixated: b<0.4",
+            np.mean(np.array(p["fb"]) < 0.4 - 1e-9),
+            "ang<8",
+            np.mean(np.array(p["fang"]) < 8),
+            "miss>1mm",
+            np.mean(np.array(p["fmiss"]) > 1e-3),
+            "nonfix: b<0.15",
+            np.mean(np.array(p["nb"]) < 0.15 - 1e-9),
+            "yaw<8",
+            np.mean(np.array(p["nyaw"]) < 8 - 1e-6),
+            "n",
+            len(p["fb"]),
+            len(p["nb"]),
+        )
