@@ -55,34 +55,44 @@ def _pairs(a: Arr, axis: int) -> tuple[Arr, Arr]:
     return np.take(a, range(n - 1), axis=axis), np.take(a, range(1, n), axis=axis)
 
 
-def cannot_meet(s: RenderedScene) -> list[tuple[NDArray[np.bool_], Arr]]:
-    """Per neighbour axis: (pairs whose surfaces cannot meet (V, ...), relative depth jump).
+def plane_misses(s: RenderedScene) -> list[tuple[Arr, Arr, Arr, NDArray[np.bool_]]]:
+    """Per neighbour axis (horizontal, vertical): how far each pixel's tangent plane misses
+    the other pixel, and the relative depth jump.
 
     The inverse depth of a plane is affine along the image: ``1/z(r) = n·r / n·X`` for rays
-    ``r`` with z = 1. Between the two pixel rays, the tangent planes of p and q meet where
-    ``w_p - w_q`` changes sign; it cannot when ``w_p - w_q`` has the same sign at both rays
-    and each plane misses the other pixel's point by more than MEET_TOL of its depth. Curved
-    surfaces and creases (convex or concave) always change sign; parallel or receding
-    surfaces separated by a step never do.
+    ``r`` with z = 1. Returns (d0, d1, rel, judged) with ``d0 = 1 - z_p w_q(r_p)`` (q's plane
+    on p's ray, as a share of p's depth), ``d1 = z_q w_p(r_q) - 1``, ``rel = |z_p - z_q| /
+    min(z_p, z_q)``, and ``judged``: both pixels valid and neither plane seen edge-on.
     """
     z = _depth(s)
     n = s.arrays["normal"].astype(np.float64)
     valid = s.arrays["mask_valid"][:, 0]
     r = _rays(s.arrays["_cam_K"], z.shape[-1])[None]  # (1, 3, H, W)
-    x = r * z[:, None]
-    ndx = (n * x).sum(1)  # n · X (negative: normals face the camera)
+    ndx = (n * r * z[:, None]).sum(1)  # n · X (negative: normals face the camera)
     facing = np.abs((n * r).sum(1)) / np.linalg.norm(r, axis=1) > MIN_FACING
     out = []
     for axis in (-1, -2):
         (zp, zq), (np_, nq), (rp, rq) = _pairs(z, axis), _pairs(n, axis), _pairs(r, axis)
         (dp, dq), (fp, fq), (vp, vq) = _pairs(ndx, axis), _pairs(facing, axis), _pairs(valid, axis)
-        wq_at_p = (nq * rp).sum(1) / dq  # q's plane on p's ray (inverse depth)
-        wp_at_q = (np_ * rq).sum(1) / dp
-        d0 = 1 / zp - wq_at_p
-        d1 = wp_at_q - 1 / zq
-        miss = np.minimum(np.abs(d0) * zp, np.abs(d1) * zq)
-        ok = (d0 * d1 > 0) & (miss > MEET_TOL) & fp & fq & vp & vq
-        out.append((ok, np.abs(zp - zq) / np.minimum(zp, zq)))
+        d0 = 1 - zp * (nq * rp).sum(1) / dq
+        d1 = zq * (np_ * rq).sum(1) / dp - 1
+        out.append((d0, d1, np.abs(zp - zq) / np.minimum(zp, zq), fp & fq & vp & vq))
+    return out
+
+
+def cannot_meet(s: RenderedScene) -> list[tuple[NDArray[np.bool_], Arr]]:
+    """Per neighbour axis: (pairs whose surfaces cannot meet (V, ...), relative depth jump).
+
+    Between the two pixel rays, the tangent planes of p and q meet where ``w_p - w_q``
+    changes sign (it is affine there); they cannot when it has the same sign at both rays
+    and each plane misses the other pixel's point by more than MEET_TOL of its depth.
+    Curved surfaces and creases (convex or concave) always change sign; parallel or
+    receding surfaces separated by a step never do.
+    """
+    out = []
+    for d0, d1, rel, judged in plane_misses(s):
+        miss = np.minimum(np.abs(d0), np.abs(d1))
+        out.append(((d0 * d1 > 0) & (miss > MEET_TOL) & judged, rel))
     return out
 
 
@@ -101,16 +111,19 @@ def occlusion_recall(size: int) -> tuple[float, float, int]:
 
 
 def segment_leak(size: int) -> tuple[float, int]:
-    """Share of neighbour pairs across a >= 20% depth jump that share a 2.5D segment."""
+    """Share of neighbour pairs across a >= 20% depth step that share a 2.5D segment.
+
+    A step: a >= 20% depth change that neither pixel's tangent plane explains (misses by >
+    MEET_TOL); a continuous plane seen edge-on changes depth that fast between pixels too.
+    """
     same = tot = 0
     for s in bank(size):
-        z = _depth(s)
         seg = s.arrays["segment_unsup25d"]
         valid = s.arrays["mask_valid"][:, 0]
-        for axis in (-1, -2):
-            (zp, zq), (sp, sq), (vp, vq) = _pairs(z, axis), _pairs(seg, axis), _pairs(valid, axis)
-            jump = (np.abs(zp - zq) / np.minimum(zp, zq) >= 0.2) & vp & vq
-            same, tot = same + int((jump & (sp == sq)).sum()), tot + int(jump.sum())
+        for axis, (d0, d1, rel, _) in zip((-1, -2), plane_misses(s), strict=True):
+            (sp, sq), (vp, vq) = _pairs(seg, axis), _pairs(valid, axis)
+            step = (rel >= 0.2) & (np.minimum(np.abs(d0), np.abs(d1)) > MEET_TOL) & vp & vq
+            same, tot = same + int((step & (sp == sq)).sum()), tot + int(step.sum())
     return same / tot, tot
 
 

@@ -233,27 +233,36 @@ def _components(link_h: B, link_v: B) -> I64:
 _COS45 = math.cos(math.radians(45))
 
 
-def _merge_small(lab: I64, min_size: int, normal: F64) -> I64:
+def _merge_small(lab: I64, min_size: int, normal: F64, joined: tuple[B, B]) -> I64:
     """Merge segments smaller than ``min_size`` into the adjacent segment of most similar normal.
 
     ``lab`` (V, H, W) non-negative ids, unique over views and increasing with the view index;
-    ``normal`` (V, 3, H, W). Only into a neighbour within 45°: fragments of one curved
-    surface are merged, while a sliver of a differently oriented face (a box side seen
-    edge-on) stays a segment of its own. Returns ids counted from 0 in every view.
+    ``normal`` (V, 3, H, W); ``joined`` (horizontal (V, H, W-1), vertical (V, H-1, W)): the
+    neighbour pairs a merge may cross. Only into a neighbour within 45° and across a joined
+    pair: fragments of one curved surface are merged, while a sliver of a differently
+    oriented face (a box side seen edge-on) or one across an occlusion (a floor strip under
+    a table top) stays a segment of its own. Returns ids counted from 0 in every view.
     """
     nv, h, w = lab.shape
     flat = lab.ravel().copy()
     nrm = normal.transpose(1, 0, 2, 3).reshape(3, -1)  # (3, V * H * W)
     small = np.bincount(flat)[flat] < min_size
+    jh, jv = joined
+    # may pixel i merge across to its up / down / left / right neighbour
+    can = np.zeros((4, nv, h, w), dtype=bool)
+    can[0, :, 1:] = jv
+    can[1, :, :-1] = jv
+    can[2, :, :, 1:] = jh
+    can[3, :, :, :-1] = jh
+    can_flat = can.reshape(4, -1)
     idx = np.flatnonzero(small)  # work on the few small-segment pixels only
     for _ in range(4):  # tiny segments are at most a few pixels across
         if idx.size == 0:
             break
-        row = (idx // w) % h
-        col = idx % w
         best = np.full(idx.size, _COS45)
         target = np.full(idx.size, -1)
-        for step, ok in ((-w, row > 0), (w, row < h - 1), (-1, col > 0), (1, col < w - 1)):
+        for d, step in enumerate((-w, w, -1, 1)):
+            ok = can_flat[d, idx]  # also false on the image border
             nb = np.where(ok, idx + step, idx)
             score = (nrm[:, idx] * nrm[:, nb]).sum(0)
             better = ok & ~small[nb] & (score > best)
@@ -286,7 +295,8 @@ def segment_unsup25d(jumps: tuple[B, B], normal: F64, curvature: F64, valid: B) 
     link_h = ~jh & nh & ch & vh
     link_v = ~jv & nv & cv & vv
     size = valid.shape[-1]
-    return _merge_small(_components(link_h, link_v), max(3, size * size // 1024), normal)
+    joined = (~jh & vh, ~jv & vv)
+    return _merge_small(_components(link_h, link_v), max(3, size * size // 1024), normal, joined)
 
 
 # ----------------------------------------------------------------------------------------------
