@@ -8,8 +8,13 @@ arrays in the layouts of ``taskonomy.tasks`` (channels first). Conventions:
 - normals: unit, camera frame (x right, y down, z forward), facing the camera.
 - reshading: ``max(0, n · l)`` with ``l`` the unit vector from the surface to the camera
   centre (a point light at the camera, no falloff, albedo removed).
-- principal curvature: ``(k1, k2)``, ``k1 >= k2``, 1/m, from the analytic primitive; positive
-  where the surface is convex towards the camera (a sphere seen from outside: ``(1/r, 1/r)``).
+- principal curvature: ``tanh(s · (k1, k2))``, ``k1 >= k2`` in 1/m from the analytic
+  primitive, ``s = CURVATURE_SCALE`` = 3 cm; positive where the surface is convex towards
+  the camera (a sphere seen from outside: ``tanh(s / r)`` twice). Raw curvatures span
+  2-83 1/m (50 cm spheres to 1.2 cm poles) and made the L2 loss of a 32² bank ~6, all from
+  rare spikes; with s = 3 cm the scenes' radii map to 0.06-0.99 (none saturates; a scale of
+  10 cm, a 32² pixel's footprint at 2.5 m, pushed 45% of curved pixels above 0.99) and
+  the label's mean square is ~1e-3, in range of the other dense tasks.
 - occlusion edges: neighbouring pixels whose 3D points are further apart than their surfaces'
   pixel footprints can explain (a depth jump, not a crease or a slanted plane), both pixels
   marked, Gaussian-blurred and scaled so a sharp edge peaks at 1.
@@ -42,6 +47,7 @@ B = NDArray[np.bool_]
 HARRIS_K = 0.05
 OCCLUSION_KAPPA = 1.5  # a jump must exceed 1.5× the two pixels' footprints to be an occlusion
 MIN_COS = 0.1  # slant limit of the footprint estimate (84°)
+CURVATURE_SCALE = 0.03  # metres: the curvature label is tanh(CURVATURE_SCALE * k)
 OCCLUSION_MEET_TOL = 0.01  # tangent planes missing each other by > 1% of depth: a step
 
 
@@ -59,6 +65,17 @@ def reshading(normal: F64, ray: F64) -> F32:
     """Shading by a point light at the camera: ``max(0, -n · r̂)``; (V, 3, H, W) -> (V, 1, H, W)."""
     r = ray / np.linalg.norm(ray, axis=1, keepdims=True)
     return np.clip(-(normal * r).sum(1, keepdims=True), 0.0, 1.0).astype(np.float32)
+
+
+def curvature_label(k: F64) -> F32:
+    """Bounded principal-curvature label ``tanh(CURVATURE_SCALE · k)`` of curvatures in 1/m."""
+    return np.tanh(CURVATURE_SCALE * k).astype(np.float32)
+
+
+def curvature_from_label(label: NDArray[np.floating]) -> F64:
+    """Curvatures in 1/m from :func:`curvature_label` (exact below saturation)."""
+    x = np.clip(np.asarray(label, dtype=np.float64), -1 + 1e-7, 1 - 1e-7)
+    return np.arctanh(x) / CURVATURE_SCALE
 
 
 # ----------------------------------------------------------------------------------------------

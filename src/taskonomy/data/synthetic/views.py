@@ -319,9 +319,7 @@ class _Sampler:
             if ok.any():
                 to = pts - c_b
                 dist = np.linalg.norm(to, axis=1)
-                seen = self.cast(
-                    np.repeat(c_b[None], k, 0), to / np.maximum(dist, 1e-12)[:, None]
-                )
+                seen = self.cast(np.repeat(c_b[None], k, 0), to / np.maximum(dist, 1e-12)[:, None])
                 ok &= np.abs(seen - dist) <= 1e-6 * np.maximum(dist, 1.0)
             good = np.flatnonzero(ok)
             if good.size:
