@@ -12,7 +12,7 @@ PRINCIPAL_CURVATURE = register_task(
         output="H×W×2 principal curvatures",
         loss="L2, masked",
         role="task",
-        label=LabelSpec(shape=(2, "H", "W"), dtype="float32", low=-1.0, high=1.0, masked=True),
+        label=LabelSpec(shape=(2, "H", "W"), dtype="float32", low=None, high=None, masked=True),
         input="rgb",
         head=HeadSpec(decoder="dense", channels=2, loss="masked_l2", metric="rmse"),
         notes="Signed (k1 >= k2), tanh(0.03 m * k) of curvatures in 1/m (bounded; see labels.py).",
