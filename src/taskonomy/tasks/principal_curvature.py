@@ -17,6 +17,6 @@ PRINCIPAL_CURVATURE = register_task(
         input="rgb",
         head=HeadSpec(decoder="dense", channels=2, loss="masked_l2", metric="rmse"),
         layout=LayoutSpec("curv8"),
-        notes="Signed (k1 >= k2), in 1/m.",
+        notes="Signed (k1 >= k2), tanh(0.03 m * k) of curvatures in 1/m (bounded; see labels.py).",
     )
 )

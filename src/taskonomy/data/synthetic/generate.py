@@ -166,7 +166,7 @@ def render_views(
         "depth_euclidean": L.log_depth(dist.reshape(nv, size, size), config.z_max)[:, None],
         "normal": normal_cam.astype(np.float32),
         "reshading": L.reshading(normal_cam, ray_img),
-        "principal_curvature": curvature.astype(np.float32),
+        "principal_curvature": L.curvature_label(curvature),
         "room_layout": L.room_layout(rot, center, scene.room),
         "vanishing_point": L.vanishing_point(rot, scene.room),
         "segment_semantic": semantic,

@@ -17,6 +17,12 @@ View scheme (V views per scene; tuples are drawn among them, views can serve sev
   ``(a, b, c)`` is an **egomotion triplet**.
 - one leftover view (V = 3g + 1) fixates the last group's ``P`` again: fixated pairs with
   both ``a`` and ``b``; two leftover views form one more fixated pair.
+- a fixation point is **shown** by its views: the principal point lies between the four
+  centre pixels, so one of their rays must hit within two pixel footprints of ``P`` (a
+  chair leg or lamp pole thinner than a pixel does not count as fixated at 32²).
+- the sampler redraws candidates, then the whole group, until every constraint holds;
+  only a room where none of ``GROUP_TRIES`` groups fit falls back to a dolly towards ``P``
+  / a turn on the spot (no seeded scene of the tests does).
 - **point matching**: positives are all fixated pairs (both principal rays hit the same 3D
   point); negatives are pairs whose principal rays hit points >= 0.3 m apart, taken first
   from the non-fixated pairs, then from other pairs in index order, as many as positives.
@@ -43,6 +49,8 @@ I64 = NDArray[np.int64]
 
 UP = np.array([0.0, 1.0, 0.0])
 MIN_SEPARATION = 0.3  # metres between principal-ray points of a point-matching negative
+CANDIDATE_ROUNDS = 4  # batches of candidate cameras drawn before a group is redrawn
+GROUP_TRIES = 8  # groups (anchor, fixated, non-fixated) drawn before falling back
 
 
 def intrinsics(size: int, fov_deg: float) -> F64:
@@ -125,10 +133,15 @@ class ViewSet:
 
 
 class _Sampler:
-    def __init__(self, scene: Scene, rng: np.random.Generator, tan_half: float) -> None:
+    def __init__(self, scene: Scene, rng: np.random.Generator, size: int, k_mat: F64) -> None:
         self.scene = scene
         self.rng = rng
-        self.tan_half = tan_half
+        self.f = float(k_mat[0, 0])
+        self.tan_half = (size / 2) / self.f
+        # the four centre pixels' rays (z = 1): the principal ray runs between them
+        off = np.array([-0.5, 0.5]) / self.f
+        ox, oy = np.meshgrid(off, off)
+        self.centre_rays = np.stack([ox.ravel(), oy.ravel(), np.ones(4)], 1)  # (4, 3)
         room = scene.room
         # free space: inside the room, away from walls and from every object's bounding box
         self.lo = np.array([0.3, 0.6, 0.3])
@@ -156,6 +169,17 @@ class _Sampler:
         """Distance along unit directions ``d`` (K, 3) from ``c`` (K, 3) to the first hit."""
         sc = self.scene
         return cast_brute(sc.prims, sc.room, c.T, d.T, sc.object_box)[0]
+
+    def shows(self, c: F64, dirs: F64, p: F64) -> NDArray[np.bool_]:
+        """Whether cameras at ``c`` (K, 3) looking along ``dirs`` (K, 3) show points ``p``
+        (K, 3) at their centre pixels: one of the four rays hits within two footprints."""
+        k = len(c)
+        rd = np.einsum("kij,gj->kgi", look_rotations(dirs), self.centre_rays).reshape(-1, 3)
+        rd /= np.linalg.norm(rd, axis=1, keepdims=True)
+        cs = np.repeat(c, 4, axis=0)
+        hit = cs + self.cast(cs, rd)[:, None] * rd
+        miss = np.linalg.norm(hit - np.repeat(p, 4, axis=0), axis=1).reshape(k, 4).min(1)
+        return miss <= 2 * np.linalg.norm(p - c, axis=1) / self.f + 0.01
 
     def interest(self, c: F64, dirs: F64) -> tuple[F64, F64]:
         """How much furniture candidate cameras (K, 3) looking along ``dirs`` (K, 3) see.
@@ -213,79 +237,100 @@ class _Sampler:
             dist = float(self.cast(ci[None], di[None])[0])
         else:
             score, dists = self.interest(c[ok], dirs[ok])
+            p = c[ok] + dists[:, None] * dirs[ok]
+            score = np.where(self.shows(c[ok], dirs[ok], p), score, score - 10.0)
             best = int(np.argmax(score))
             ci, di, dist = c[ok[best]], dirs[ok[best]], float(dists[best])
         return look_rotation(di), ci, ci + dist * di
 
-    def fixate(self, c_a: F64, p: F64) -> tuple[F64, F64]:
-        """A second camera whose principal ray hits ``p`` from elsewhere: (R_wc, C)."""
+    def fixate(self, c_a: F64, p: F64, also: F64 | None = None) -> tuple[F64, F64] | None:
+        """A second camera 0.4-1.3 m from ``c_a`` whose centre pixels show ``p``: (R_wc, C);
+        None when no candidate fits. ``also`` (M, 3): further centres fixating ``p`` that the
+        new camera must form a fixated pair with too (>= 0.4 m away, > 8° apart at ``p``)."""
         k = 16
         rng = self.rng
-        ang = rng.uniform(0, 2 * math.pi, k)
-        rad = rng.uniform(0.4, 1.3, k)
-        c = c_a[None] + np.stack(
-            [rad * np.cos(ang), rng.uniform(-0.3, 0.3, k), rad * np.sin(ang)], 1
-        )
-        to_p = p[None] - c
-        dist = np.linalg.norm(to_p, axis=1)
-        d = to_p / dist[:, None]
-        pitch = np.arcsin(np.clip(d[:, 1], -1, 1))
-        da = (p - c_a) / np.linalg.norm(p - c_a)
-        angle = np.arccos(np.clip(d @ da, -1, 1))
-        ok = (
-            self.free(c)
-            & (dist > 0.6)
-            & (pitch > math.radians(-55))
-            & (pitch < math.radians(30))
-            & (angle > math.radians(8))
-        )
-        if ok.any():
-            seen = self.cast(c, d)
-            ok &= np.abs(seen - dist) <= 1e-6 * dist
-        good = np.flatnonzero(ok)
-        if good.size:
-            i = int(good[0])
-            return look_rotation(d[i]), c[i]
-        # fallback: step towards p along a's own line of sight, which is known to be clear
+        others = c_a[None] if also is None else np.concatenate([c_a[None], also])
+        da = (p - others) / np.linalg.norm(p - others, axis=1, keepdims=True)  # (M, 3)
+        for _ in range(CANDIDATE_ROUNDS):
+            ang = rng.uniform(0, 2 * math.pi, k)
+            rad = rng.uniform(0.4, 1.3, k)
+            c = c_a[None] + np.stack(
+                [rad * np.cos(ang), rng.uniform(-0.3, 0.3, k), rad * np.sin(ang)], 1
+            )
+            to_p = p[None] - c
+            dist = np.linalg.norm(to_p, axis=1)
+            d = to_p / dist[:, None]
+            pitch = np.arcsin(np.clip(d[:, 1], -1, 1))
+            angle = np.arccos(np.clip(d @ da.T, -1, 1)).min(1)
+            base = np.linalg.norm(c[:, None] - others[None], axis=2).min(1)
+            ok = (
+                self.free(c)
+                & (base >= 0.4)
+                & (dist > 0.6)
+                & (pitch > math.radians(-55))
+                & (pitch < math.radians(30))
+                & (angle > math.radians(8))
+            )
+            if ok.any():
+                seen = self.cast(c, d)
+                ok &= np.abs(seen - dist) <= 1e-6 * dist
+            if ok.any():
+                ok &= self.shows(c, d, np.broadcast_to(p, c.shape))
+            good = np.flatnonzero(ok)
+            if good.size:
+                i = int(good[0])
+                return look_rotation(d[i]), c[i]
+        return None
+
+    def dolly(self, c_a: F64, p: F64) -> tuple[F64, F64]:
+        """Last resort for a fixated view: step towards ``p`` along a's clear line of sight."""
         steps = np.array([0.3, 0.2, 0.1, 0.05])
         c = c_a[None] + steps[:, None] * (p - c_a)[None]
         ok = np.flatnonzero(self.free(c))
         c_b = c[ok[0]] if ok.size else c[-1]
         return look_rotation(p - c_b), c_b
 
-    def nonfixated(self, r_b: F64, c_b: F64, p_b: F64, size: int, k_mat: F64) -> tuple[F64, F64]:
-        """A small motion of camera b whose principal ray hits another point b sees."""
+    def nonfixated(
+        self, r_b: F64, c_b: F64, p_b: F64, size: int, k_mat: F64
+    ) -> tuple[F64, F64] | None:
+        """A small motion of camera b whose principal ray hits another point b sees; None
+        when no candidate fits."""
         k = 16
         rng = self.rng
         yaw_b, pitch_b = yaw_pitch(r_b[:, 2])
-        ang = rng.uniform(0, 2 * math.pi, k)
-        rad = rng.uniform(0.15, 0.5, k)
-        c = c_b[None] + np.stack(
-            [rad * np.cos(ang), rng.uniform(-0.1, 0.1, k), rad * np.sin(ang)], 1
-        )
-        dyaw = rng.choice([-1.0, 1.0], k) * rng.uniform(math.radians(8), math.radians(25), k)
-        dpitch = rng.uniform(math.radians(-8), math.radians(8), k)
-        dirs = directions(yaw_b + dyaw, np.clip(pitch_b + dpitch, -0.8, 0.4))
-        ok = self.free(c)
-        t = np.where(ok, self.cast(c, dirs), 0.0)
-        pts = c + t[:, None] * dirs  # (k, 3) principal points of the candidates
-        # b must see the point: in front, inside its image (with a margin), unoccluded
-        pc = (pts - c_b) @ r_b  # (k, 3) camera-b coordinates
-        with np.errstate(divide="ignore", invalid="ignore"):
-            uv = pc[:, :2] / pc[:, 2:3] * k_mat[0, 0] + size / 2
-        inside = (pc[:, 2] > 0.1) & np.all((uv > 0.1 * size) & (uv < 0.9 * size), axis=1)
-        ok &= inside & (np.linalg.norm(pts - p_b, axis=1) >= MIN_SEPARATION)
-        if ok.any():
-            to = pts - c_b
-            dist = np.linalg.norm(to, axis=1)
-            seen = self.cast(np.repeat(c_b[None], k, 0), to / np.maximum(dist, 1e-12)[:, None])
-            ok &= np.abs(seen - dist) <= 1e-6 * np.maximum(dist, 1.0)
-        good = np.flatnonzero(ok)
-        if good.size:
-            i = int(good[0])
-            return look_rotation(dirs[i]), c[i]
-        # fallback: turn on the spot (what c sees, b saw from the same centre), by the first
-        # angle whose principal point is far enough from b's
+        for _ in range(CANDIDATE_ROUNDS):
+            ang = rng.uniform(0, 2 * math.pi, k)
+            rad = rng.uniform(0.15, 0.5, k)
+            c = c_b[None] + np.stack(
+                [rad * np.cos(ang), rng.uniform(-0.1, 0.1, k), rad * np.sin(ang)], 1
+            )
+            dyaw = rng.choice([-1.0, 1.0], k) * rng.uniform(math.radians(8), math.radians(25), k)
+            dpitch = rng.uniform(math.radians(-8), math.radians(8), k)
+            dirs = directions(yaw_b + dyaw, np.clip(pitch_b + dpitch, -0.8, 0.4))
+            ok = self.free(c)
+            t = np.where(ok, self.cast(c, dirs), 0.0)
+            pts = c + t[:, None] * dirs  # (k, 3) principal points of the candidates
+            # b must see the point: in front, inside its image (with a margin), unoccluded
+            pc = (pts - c_b) @ r_b  # (k, 3) camera-b coordinates
+            with np.errstate(divide="ignore", invalid="ignore"):
+                uv = pc[:, :2] / pc[:, 2:3] * k_mat[0, 0] + size / 2
+            inside = (pc[:, 2] > 0.1) & np.all((uv > 0.1 * size) & (uv < 0.9 * size), axis=1)
+            ok &= inside & (np.linalg.norm(pts - p_b, axis=1) >= MIN_SEPARATION)
+            if ok.any():
+                to = pts - c_b
+                dist = np.linalg.norm(to, axis=1)
+                seen = self.cast(np.repeat(c_b[None], k, 0), to / np.maximum(dist, 1e-12)[:, None])
+                ok &= np.abs(seen - dist) <= 1e-6 * np.maximum(dist, 1.0)
+            good = np.flatnonzero(ok)
+            if good.size:
+                i = int(good[0])
+                return look_rotation(dirs[i]), c[i]
+        return None
+
+    def turn(self, r_b: F64, c_b: F64, p_b: F64) -> tuple[F64, F64]:
+        """Last resort for a non-fixated view: turn on the spot (what c sees, b saw from the
+        same centre), by the first angle whose principal point is far enough from b's."""
+        yaw_b, pitch_b = yaw_pitch(r_b[:, 2])
         turns = np.radians([20.0, -20.0, 28.0, -28.0])
         dirs = directions(yaw_b + turns, np.full(len(turns), pitch_b))
         t = self.cast(np.repeat(c_b[None], len(turns), 0), dirs)
@@ -293,17 +338,35 @@ class _Sampler:
         i = int(np.argmax(sep >= MIN_SEPARATION)) if (sep >= MIN_SEPARATION).any() else 0
         return look_rotation(dirs[i]), c_b.copy()
 
+    def group(self, size: int, k_mat: F64, third: bool) -> list[tuple[F64, F64]]:
+        """Cameras ``[a, b]`` (fixated) or ``[a, b, c]`` (also non-fixated) as (R_wc, C),
+        redrawing the whole group until every constraint holds (``GROUP_TRIES`` times)."""
+        for attempt in range(GROUP_TRIES):
+            last = attempt == GROUP_TRIES - 1
+            r_a, c_a, p = self.anchor()
+            fb = self.fixate(c_a, p)
+            if fb is None and not last:
+                continue
+            r_b, c_b = fb if fb is not None else self.dolly(c_a, p)
+            if not third:
+                return [(r_a, c_a), (r_b, c_b)]
+            fc = self.nonfixated(r_b, c_b, p, size, k_mat)
+            if fc is None and not last:
+                continue
+            return [(r_a, c_a), (r_b, c_b), fc if fc is not None else self.turn(r_b, c_b, p)]
+        raise AssertionError("unreachable: the last try always returns")
+
 
 def sample_views(scene: Scene, n_views: int, size: int, k_mat: F64, seed: int) -> ViewSet:
     """Place ``n_views`` cameras in ``scene`` following the view scheme of this module."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
-    s = _Sampler(scene, rng, tan_half=(size / 2) / float(k_mat[0, 0]))
+    s = _Sampler(scene, rng, size, k_mat)
     rots: list[F64] = []
     cents: list[F64] = []
     fixated: list[tuple[int, int]] = []
     nonfixated: list[tuple[int, int]] = []
     triplets: list[tuple[int, int, int]] = []
-    last_anchor: tuple[F64, F64] | None = None  # (C_a, P) of the last group
+    last_anchor: tuple[F64, F64] | None = None  # (C_a, R_a) of the last group
 
     def add(r: F64, c: F64) -> int:
         rots.append(r)
@@ -311,27 +374,28 @@ def sample_views(scene: Scene, n_views: int, size: int, k_mat: F64, seed: int) -
         return len(rots) - 1
 
     for _ in range(n_views // 3):
-        r_a, c_a, p = s.anchor()
-        a = add(r_a, c_a)
-        r_b, c_b = s.fixate(c_a, p)
-        b = add(r_b, c_b)
-        r_c, c_c = s.nonfixated(r_b, c_b, p, size, k_mat)
-        c = add(r_c, c_c)
+        (r_a, c_a), (r_b, c_b), (r_c, c_c) = s.group(size, k_mat, third=True)
+        a, b, c = add(r_a, c_a), add(r_b, c_b), add(r_c, c_c)
         fixated.append((a, b))
         nonfixated.append((b, c))
         triplets.append((a, b, c))
-        last_anchor = (c_a, p)
+        last_anchor = (c_a, r_a)
     rest = n_views % 3
     if rest == 1 and last_anchor is not None:
         a = len(rots) - 3
-        r_x, c_x = s.fixate(last_anchor[0], last_anchor[1])
+        c_a, r_a = last_anchor
+        p = c_a + s.cast(c_a[None], r_a[None, :, 2])[0] * r_a[:, 2]
+        fx = None
+        for _ in range(GROUP_TRIES):  # the anchor is fixed: only candidates can be redrawn
+            fx = s.fixate(c_a, p, also=cents[-2][None])
+            if fx is not None:
+                break
+        r_x, c_x = fx if fx is not None else s.dolly(c_a, p)
         x = add(r_x, c_x)
         fixated += [(a, x), (a + 1, x)]
     elif rest == 2:
-        r_a, c_a, p = s.anchor()
-        a = add(r_a, c_a)
-        r_b, c_b = s.fixate(c_a, p)
-        b = add(r_b, c_b)
+        (r_a, c_a), (r_b, c_b) = s.group(size, k_mat, third=False)
+        a, b = add(r_a, c_a), add(r_b, c_b)
         fixated.append((a, b))
 
     rot = np.stack(rots)
