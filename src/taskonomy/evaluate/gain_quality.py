@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from taskonomy.affinity.published import find_published_winrates
 from taskonomy.affinity.table import Transfer, TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.taxonomy.policy import Choice, Policy
@@ -129,8 +130,6 @@ def load_winrates(path_or_dir: str | os.PathLike[str], suffix: str = "") -> WinR
     """
     p = Path(path_or_dir)
     if p.is_file():
-        from taskonomy.taxonomy.published import find_published_winrates
-
         found = find_published_winrates(p)
         if found is None:
             raise input_error(

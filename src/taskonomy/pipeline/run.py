@@ -298,7 +298,7 @@ def _measure(
 def _taxonomies(
     rd: RunDir, plan: Plan, affinities: TransferTable, winrates: tuple[TransferTable, TransferTable]
 ) -> dict[str, dict[str, Any]]:
-    from taskonomy.taxonomy.plan import plan as solve_plan
+    from taskonomy.evaluate.plan import plan as solve_plan
 
     out: dict[str, dict[str, Any]] = {}
     folder = rd.sub("taxonomies")

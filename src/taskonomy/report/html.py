@@ -168,22 +168,13 @@ def _run_inputs(run: Path, winrates: str | os.PathLike[str] | None) -> _Inputs:
 
 
 def _table_inputs(path: str | os.PathLike[str], winrates: str | os.PathLike[str] | None) -> _Inputs:
-    from taskonomy.evaluate.gain_quality import load_winrates
-    from taskonomy.taxonomy.plan import find_winrates_for
-    from taskonomy.taxonomy.published import published_suffix
+    from taskonomy.evaluate.plan import load_table_and_winrates
 
-    p = Path(path)
-    table = read_table(p)
-    if table.kind != "affinity":
-        raise input_error("--affinities table kind", table.kind, "'affinity'")
-    wr = (
-        load_winrates(winrates, published_suffix(p))
-        if winrates is not None
-        else find_winrates_for(p)
-    )
+    # A file or a packaged name (taskonomy-2018, …): the same lookup as `taskonomy solve`.
+    table, wr, p = load_table_and_winrates(path, winrates)
     why = "Only drawn for a run directory; an affinity table alone has no {}."
     return _Inputs(
-        title=f"Taskonomy affinities {p.name}",
+        title=f"Taskonomy affinities {Path(path).name}",
         origin=str(p.resolve()),
         affinities=table,
         winrates=wr,
@@ -225,7 +216,7 @@ def _pick(values: Sequence[float], n: int) -> list[float]:
 def _solve(
     inp: _Inputs, budgets: Sequence[float] | None, orders: Sequence[int | None] | None
 ) -> None:
-    from taskonomy.taxonomy.plan import plan
+    from taskonomy.evaluate.plan import plan
 
     n_targets = len(inp.affinities.targets())
     bs = list(budgets) if budgets is not None else list(range(1, n_targets + 1))
