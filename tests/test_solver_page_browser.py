@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 from taskonomy.affinity.table import read_table
 from taskonomy.cli.serve import register as register_serve
 from taskonomy.cli.solve import register as register_solve
+from taskonomy.evaluate import plan as P
 from taskonomy.io import atomic_write_bytes
 from taskonomy.report import server as S
-from taskonomy.taxonomy import plan as P
 from taskonomy.taxonomy.policy import Policy
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 
 from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error
-from taskonomy.tasks import BASELINES, get_task
 from taskonomy.evaluate import plan as P
+from taskonomy.tasks import BASELINES, get_task
 from taskonomy.taxonomy.policy import Policy
 from taskonomy.taxonomy.request import PlanRequest
 

@@ -13,6 +13,7 @@ Task names may be canonical or 2018 names; the request holds canonical ones.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -53,16 +54,18 @@ def parse_assignments(value: object, what: str) -> dict[str, float] | None:
         return None
     pairs: list[tuple[str, object]] = []
     if isinstance(value, str):
-        for item in (i.strip() for i in value.split(",")):
+        for item in (part.strip() for part in value.split(",")):
             if not item:
                 continue
-            name, sep, raw = item.partition("=")
+            name, sep, text = item.partition("=")
             if not sep:
-                raise input_error(what, item, "TASK=NUMBER pairs separated by commas, e.g. normal=2")
+                raise input_error(
+                    what, item, "TASK=NUMBER pairs separated by commas, e.g. normal=2"
+                )
             try:
-                pairs.append((name, float(raw)))
+                pairs.append((name, float(text)))
             except ValueError:
-                raise input_error(f"{what} for {name.strip()!r}", raw, "a number") from None
+                raise input_error(f"{what} for {name.strip()!r}", text, "a number") from None
     elif isinstance(value, dict):
         pairs = [(str(k), v) for k, v in value.items()]
     else:
@@ -96,10 +99,8 @@ def parse_budget(value: object) -> float:
     """A finite number ≥ 0 (or its text): the total label cost of the trained tasks."""
     number = math.nan
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             number = float(value)
-        except ValueError:
-            pass
     elif _is_number(value):
         number = float(value)  # type: ignore[arg-type]
     if not math.isfinite(number) or number < 0:
