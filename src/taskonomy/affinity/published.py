@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from taskonomy.errors import TaskonomyError, input_error
+from taskonomy.rundir import TABLE_FILES
 
 PACKAGED_ROOT = Path(__file__).resolve().parent / "published_2018"
 #: short name → folder under ``published_2018/`` (and the 2018 file it was converted from)
@@ -37,9 +38,7 @@ PACKAGED: dict[str, str] = {
 }
 #: table kind → file name in a packaged folder (the same names as a run's ``tables/``)
 PACKAGED_FILES: dict[str, str] = {
-    "affinity": "affinities.csv",
-    "wins_vs_pixels": "wins_vs_pixels.csv",
-    "wins_vs_self": "wins_vs_self.csv",
+    k: TABLE_FILES[k] for k in ("affinity", "wins_vs_pixels", "wins_vs_self")
 }
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from taskonomy.affinity.published import find_published_winrates
 from taskonomy.affinity.table import Transfer, TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error
+from taskonomy.rundir import WINS_VS_PIXELS_CSV, WINS_VS_SELF_CSV
 from taskonomy.taxonomy.policy import Choice, Policy
 
 #: Quality of a target trained from scratch: ``self`` against itself wins half the time.
@@ -37,7 +38,7 @@ SCRATCH_QUALITY = 0.5
 Solver = Callable[[float, int | None], Policy]
 WinRates = tuple[TransferTable, TransferTable]
 
-_CSV_NAMES = ("wins_vs_pixels.csv", "wins_vs_self.csv")
+_CSV_NAMES = (WINS_VS_PIXELS_CSV, WINS_VS_SELF_CSV)
 
 
 def _check_kind(table: object, kind: str, arg: str) -> TransferTable:

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate import plan as P
+from taskonomy.rundir import AFFINITIES_CSV, affinity_candidates
 from taskonomy.tasks import BASELINES, get_task
 from taskonomy.taxonomy.policy import Policy
 from taskonomy.taxonomy.request import PlanRequest
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 RANDOM = "random"  # an untrained encoder: a free source, never picked by the user
-AFFINITY_FILE = "affinities.csv"
 MAX_BODY_BYTES = 1 << 20
 FAMILY_ORDER = ("2D", "3D", "geometric", "semantic", "baseline")  # as in report.figures
 
@@ -86,13 +86,14 @@ def find_affinities(run_dir: str | os.PathLike[str]) -> Path:
             "an existing directory holding affinities.csv (or tables/affinities.csv)",
             "Use --affinities PATH for a table file.",
         )
-    for candidate in (folder / AFFINITY_FILE, folder / "tables" / AFFINITY_FILE):
+    candidates = affinity_candidates(folder)
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise input_error(
         f"run directory {folder}",
-        "no affinities.csv",
-        f"{folder / AFFINITY_FILE} or {folder / 'tables' / AFFINITY_FILE}",
+        f"no {AFFINITIES_CSV}",
+        " or ".join(str(c) for c in candidates),
         "Run the learning pipeline first, or pass --affinities PATH.",
     )
 
