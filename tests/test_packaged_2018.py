@@ -93,3 +93,14 @@ def test_cli_takes_the_short_name() -> None:
                          capture_output=True, text=True, check=False)  # fmt: skip
     assert bad.returncode == 2 and "taskonomy-2018-16k" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def test_serve_and_report_take_the_short_name() -> None:
+    from taskonomy.report import server as S
+    from taskonomy.report.html import _table_inputs
+
+    data = S.load_solver_data(affinities="taskonomy-2018")
+    assert data.winrates is not None and len(data.affinities.targets()) == 22
+    assert "--affinities taskonomy-2018" in S.tasks_payload(data)["cli"]
+    inp = _table_inputs("taskonomy-2018-1k", None)
+    assert inp.winrates is not None and inp.title.endswith("taskonomy-2018-1k")

@@ -74,7 +74,8 @@ def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: run `bash .ci/test-deps.sh VENV` "
-            "(apt-get, or unpacked into the venv without root), or set TASKONOMY_CHROMIUM to a Chromium binary."
+            "(apt-get, or unpacked into the venv without root), or set TASKONOMY_CHROMIUM "
+            "to a Chromium binary."
         )
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -114,9 +114,10 @@ def load_solver_data(
             "both RUN_DIR and --affinities" if run_dir is not None else "neither",
             "exactly one of RUN_DIR or --affinities PATH",
         )
-    path = find_affinities(run_dir) if run_dir is not None else affinities
-    table, wr, resolved = P.load_table_and_winrates(path, winrates)  # type: ignore[arg-type]
-    return SolverData(table, wr, resolved, Path(winrates) if winrates is not None else None)
+    path = find_affinities(run_dir) if run_dir is not None else Path(affinities)  # type: ignore[arg-type]
+    table, wr, _ = P.load_table_and_winrates(path, winrates)
+    # As given (a packaged name stays a name), so the page's CLI line works as printed.
+    return SolverData(table, wr, path, Path(winrates) if winrates is not None else None)
 
 
 def default_sources(table: TransferTable) -> list[str]:
