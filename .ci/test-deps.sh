@@ -41,14 +41,12 @@ local_chromium() {
                   -o Debug::NoLocking=1 -o "APT::Sandbox::User=$(id -un)")
         apt-get "${apt_opts[@]}" update -q
     fi
-    # chromium, chromium-common and every (recursive) dependency not installed here
-    local pkgs=() p
-    for p in $(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests \
-                 --no-conflicts --no-breaks --no-replaces --no-enhances chromium \
-               | grep -E '^[a-z0-9]' | sort -u); do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-            pkgs+=("$p")
-        fi
+    # chromium, chromium-common and what apt would install with them here (a simulation,
+    # which needs no root, resolves alternatives and skips what is installed already)
+    local pkgs=(chromium chromium-common) p
+    for p in $(apt-get "${apt_opts[@]}" -o Debug::NoLocking=1 -s install \
+                 --no-install-recommends chromium 2>/dev/null | awk '/^Inst /{print $2}'); do
+        [[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
     done
     (cd "$debs" && apt-get "${apt_opts[@]}" download "${pkgs[@]}")
     for deb in "$debs"/*.deb; do dpkg -x "$deb" "$LOCAL/root"; done

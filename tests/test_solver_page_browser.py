@@ -271,7 +271,7 @@ def test_page_explains_bad_input_and_infeasible_choices(
     assert settled(page) == "error"
     message = page.locator("#message")
     assert message.is_visible()
-    assert "budget: got -2.0; expected a finite number ≥ 0" in message.inner_text()
+    assert "budget: got -2; expected a finite number ≥ 0" in message.inner_text()
     assert page.locator("#result").get_attribute("class") == "result stale"
     assert page.locator("#download").get_attribute("href") is None  # no stale download
 
