@@ -27,7 +27,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,10 +36,7 @@ from taskonomy.errors import TaskonomyError
 from taskonomy.tasks import list_tasks
 from taskonomy.taxonomy.bip import HIGHS_DEFAULTS, TaxonomyBIP
 
-PUBLISHED = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/taskonomy-2018/affinities/all_affinities_16k.pkl"
-)
+PUBLISHED = "taskonomy-2018-16k"  # the packaged 2018 table (all_affinities_16k)
 SOURCE_ONLY = ("colorization", "inpainting", "jigsaw")
 ORDERS: tuple[int | None, ...] = (1, 2, 3, 4, None)
 

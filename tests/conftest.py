@@ -7,16 +7,41 @@ from typing import Any
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-PUBLISHED = SHARED / "data" / "taskonomy-2018"
+
+def _write_published_pickle(table: Any, path: Path) -> None:
+    """A pickle of the published shape: ``{"src1__…__srcK__target": numpy.float64}``, 2018 names."""
+    import pickle
+
+    import numpy as np
+
+    from taskonomy.tasks import name_2018
+
+    def n18(name: str) -> str:
+        return name if name in ("self", "pixels", "random") else name_2018(name)
+
+    raw = {"__".join([*map(n18, tr.sources), n18(tr.target)]): np.float64(v)
+           for tr, v in table.items()}  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(raw, protocol=4))
 
 
 @pytest.fixture(scope="session")
-def published_dir() -> Path:
-    """The published 2018 results (read-only, beside the checkout)."""
-    if not (PUBLISHED / "affinities" / "all_affinities_16k.pkl").is_file():
-        pytest.fail(f"published 2018 results not found at {PUBLISHED}; they ship in ../shared")
-    return PUBLISHED
+def published_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2018 ``results/`` folder (``affinities/`` + ``winrates/`` pickles) for the pickle reader.
+
+    Built from the packaged tables (the published values), so tests need nothing beside the
+    checkout.
+    """
+    from taskonomy.affinity.table import read_table
+
+    root = tmp_path_factory.mktemp("results")
+    for name, suffix in (("taskonomy-2018", ""), ("taskonomy-2018-16k", "_16k"),
+                         ("taskonomy-2018-1k", "_1k")):  # fmt: skip
+        for kind, rel in (("affinity", "affinities/all_affinities"),
+                          ("wins_vs_pixels", "winrates/wins_vs_pixels"),
+                          ("wins_vs_self", "winrates/wins_vs_task")):  # fmt: skip
+            _write_published_pickle(read_table(name, kind), root / f"{rel}{suffix}.pkl")  # type: ignore[arg-type]
+    return root
 
 
 # A pipeline run small enough for tests (about 7 s on 2 cores): 4 targets + random, orders

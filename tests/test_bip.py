@@ -32,9 +32,10 @@ def oracle(
     """Best Σ importance·affinity over every trained set within budget (None: infeasible).
 
     For a trained set Y each target takes its best transfer whose sources are all in Y or
-    ``random`` (with every source in ``sources``, order ≤ max_order, no ``pixels``), or its
-    ``self`` edge when it is in ``sources`` and in Y.
+    ``random`` when ``sources`` lists it (with every source in ``sources``, order ≤ max_order,
+    no ``pixels``), or its ``self`` edge when it is in ``sources`` and in Y.
     """
+    free = {"random"} & set(sources)  # a given source list is respected
     trainable = sorted(set(sources) - {"random"})
     best: float | None = None
     for k in range(len(trainable) + 1):
@@ -52,7 +53,7 @@ def oracle(
                     elif (
                         "pixels" not in tr.sources
                         and (max_order is None or tr.order <= max_order)
-                        and all(s == "random" or s in y for s in tr.sources)
+                        and all(s in free or s in y for s in tr.sources)
                     ):
                         vals.append(v)
                 if not vals:
@@ -90,7 +91,7 @@ def assert_feasible(
             assert ch.affinity == table[tr]
             assert "pixels" not in ch.sources
             assert max_order is None or tr.order <= max_order
-            assert all(s == "random" or s in scratch for s in ch.sources)
+            assert all(s in scratch or (s == "random" in sources) for s in ch.sources)
         total += importance.get(t, 1.0) * ch.affinity
     assert pol.objective == pytest.approx(total, abs=1e-12)
 
@@ -238,7 +239,7 @@ def test_hand_checked_budgets() -> None:
 
 def test_random_plus_source_needs_only_the_source() -> None:
     tab = small_table()
-    m = TaxonomyBIP(1, sources=["jigsaw"]).fit(tab)
+    m = TaxonomyBIP(1, sources=["jigsaw", "random"]).fit(tab)
     # normal and reshading are novel here; jigsaw is the only trainable task
     assert m.scratch_ == ("jigsaw",)
     assert m.policy_.choices["normal"].sources == ("jigsaw", "random")
@@ -474,3 +475,39 @@ def test_time_limit_is_never_a_silent_answer(published: TransferTable) -> None:
     # 'paper' has a weak relaxation; a microscopic limit cannot be met on this instance
     with pytest.raises(TaskonomyError, match="time limit"):
         TaxonomyBIP(5, None, time_limit=1e-6, formulation="paper").fit(published)
+
+
+def test_explicit_sources_are_respected_random_only_when_listed() -> None:
+    # random -> t is the best transfer; normal -> t is worse but needs a trained source.
+    table = TransferTable(
+        {
+            Transfer.of(["random"], "reshading"): 0.5,
+            Transfer.of(["normal"], "reshading"): 0.3,
+            Transfer.of(["self"], "reshading"): 0.2,
+            Transfer.of(["self"], "normal"): 1.0,
+        }
+    )
+    kw = {"budget": 1.0, "max_order": 1, "targets": ["reshading"]}
+    default = TaxonomyBIP(**kw).fit(table).policy_  # type: ignore[arg-type]
+    assert default.choices["reshading"].sources == ("random",)  # free, in the default
+    given = TaxonomyBIP(sources=["normal"], **kw).fit(table).policy_  # type: ignore[arg-type]
+    assert given.choices["reshading"].sources == ("normal",) and given.scratch == ("normal",)
+    listed = TaxonomyBIP(sources=["normal", "random"], **kw).fit(table).policy_  # type: ignore[arg-type]
+    assert listed.choices["reshading"].sources == ("random",)
+    # budget 0: random alone would serve it, but random is not listed
+    with pytest.raises(TaskonomyError, match="budget 0 is too small"):
+        TaxonomyBIP(budget=0.0, max_order=1, targets=["reshading"], sources=["normal"]).fit(table)
+    only_random = TransferTable({Transfer.of(["random"], "reshading"): 1.0})
+    with pytest.raises(TaskonomyError, match="from sources \\{normal\\} is in the table"):
+        TaxonomyBIP(budget=1.0, max_order=1, sources=["normal"]).fit(only_random)
+
+
+def test_cli_sources_without_random_never_use_random() -> None:
+    from taskonomy.evaluate.plan import plan
+
+    # the brief's example: point_matching and normal from normal,reshading only
+    for budget in (1, 2, 3):
+        pol = plan("taskonomy-2018-16k", budget=budget, max_order=3,
+                   targets="point_matching,normal", sources="normal,reshading")  # fmt: skip
+        used = {s for c in pol.choices.values() for s in c.sources}
+        assert "random" not in used and used <= {"normal", "reshading"}

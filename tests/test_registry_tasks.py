@@ -15,7 +15,7 @@ from taskonomy.tasks import (
     name_2018,
 )
 
-DESIGN = Path(__file__).resolve().parents[1].parent / "shared" / "design" / "tasks.md"
+DESIGN = Path(__file__).resolve().parents[1] / "docs" / "tasks.md"  # the task dictionary
 
 
 def _design_rows() -> dict[str, tuple[str, int, str]]:

@@ -364,7 +364,7 @@ def test_cli_writes_report_and_prints_path(
         (["RUN", "--affinities", "AFF"], "exactly one"),
         ([], "exactly one"),
         (["MISSING"], "run directory"),
-        (["--affinities", "MISSING.csv"], "table file"),
+        (["--affinities", "MISSING.csv"], "an existing .csv or .pkl file, or a packaged name"),
     ],
 )
 def test_cli_errors_one_line_exit_2(

@@ -1,6 +1,6 @@
 """The solver page as a person uses it, in headless Chromium (Debian's `chromium`).
 
-Playwright's Python API drives /usr/bin/chromium (no browser download); `.ci/browser-deps.sh`
+Playwright's Python API drives /usr/bin/chromium (no browser download); `.ci/test-deps.sh`
 installs both. Every wait is on page state (`body[data-state]`), never on time. The last
 screenshot is written to test-artifacts/ in the repository root.
 """
@@ -11,6 +11,7 @@ import json
 import os
 import shlex
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,17 @@ from typer.testing import CliRunner
 from taskonomy.affinity.table import read_table
 from taskonomy.cli.serve import register as register_serve
 from taskonomy.cli.solve import register as register_solve
+from taskonomy.evaluate import plan as P
 from taskonomy.io import atomic_write_bytes
 from taskonomy.report import server as S
-from taskonomy.taxonomy import plan as P
 from taskonomy.taxonomy.policy import Policy
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM = os.environ.get("TASKONOMY_CHROMIUM", "/usr/bin/chromium")
+# TASKONOMY_CHROMIUM, else the no-root install of .ci/test-deps.sh in this venv, else Debian's.
+_LOCAL = Path(sys.prefix) / "chromium" / "chromium"
+CHROMIUM = os.environ.get(
+    "TASKONOMY_CHROMIUM", str(_LOCAL) if _LOCAL.is_file() else "/usr/bin/chromium"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
@@ -63,13 +68,14 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail(
-            "the Python package `playwright` is missing: run `bash .ci/browser-deps.sh VENV` "
+            "the Python package `playwright` is missing: run `bash .ci/test-deps.sh VENV` "
             "(it installs Debian's chromium and playwright; no browser download)."
         )
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run `bash .ci/browser-deps.sh VENV` "
-            "(apt-get install chromium), or set TASKONOMY_CHROMIUM to a Chromium binary."
+            f"Chromium not found at {CHROMIUM}: run `bash .ci/test-deps.sh VENV` "
+            "(apt-get, or unpacked into the venv without root), or set TASKONOMY_CHROMIUM "
+            "to a Chromium binary."
         )
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -265,7 +271,7 @@ def test_page_explains_bad_input_and_infeasible_choices(
     assert settled(page) == "error"
     message = page.locator("#message")
     assert message.is_visible()
-    assert "budget: got -2.0; expected a finite number ≥ 0" in message.inner_text()
+    assert "budget: got -2; expected a finite number ≥ 0" in message.inner_text()
     assert page.locator("#result").get_attribute("class") == "result stale"
     assert page.locator("#download").get_attribute("href") is None  # no stale download
 

@@ -33,6 +33,7 @@ from typing import Literal, cast
 
 import numpy as np
 
+from taskonomy.affinity.published import kind_of_published, published_entries, resolve_table_path
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.io import atomic_write_text
 from taskonomy.tasks import canonical_name
@@ -203,14 +204,25 @@ class TransferTable(Mapping[Transfer, float]):
         return cls(values, cast(TableKind, kind))
 
 
-def read_table(path: str | os.PathLike[str], kind: TableKind | None = None) -> TransferTable:
-    """Read a table from the project's CSV format or a published 2018 pickle."""
+def read_published(path: str | os.PathLike[str], kind: TableKind | None = None) -> TransferTable:
+    """Read one published 2018 pickle (a user's own copy) into a table with canonical names."""
     p = Path(path)
-    if not p.is_file():
-        raise input_error("table file", str(p), "an existing .csv or .pkl file", "Check the path.")
-    if p.suffix == ".pkl":
-        from taskonomy.taxonomy.published import read_published
+    values: dict[Transfer, float] = {}
+    for key, (srcs, target, val) in published_entries(p).items():
+        try:
+            values[Transfer.of(srcs, target)] = val
+        except (TypeError, ValueError) as exc:
+            raise TaskonomyError(f"{p}: entry {key!r}: {exc}") from None
+    return TransferTable(values, kind or cast(TableKind, kind_of_published(p)))
 
+
+def read_table(path: str | os.PathLike[str], kind: TableKind | None = None) -> TransferTable:
+    """Read a table: the project's CSV, a 2018 pickle, or a packaged name (``taskonomy-2018``).
+
+    For a packaged name, ``kind`` picks the file (affinities by default).
+    """
+    p = resolve_table_path(path, kind or "affinity")
+    if p.suffix == ".pkl":
         return read_published(p, kind)
     if p.suffix == ".csv":
         table = TransferTable.from_csv_text(p.read_text(encoding="utf-8"), origin=str(p))

@@ -8,6 +8,7 @@ import typer
 
 from taskonomy.cli._common import user_errors
 from taskonomy.errors import input_error
+from taskonomy.rundir import RunFiles
 
 
 def report(
@@ -42,7 +43,11 @@ def report(
                 "e.g. `taskonomy report runs/quick` or `taskonomy report --affinities T.pkl`.",
             )
         if out is None:
-            out = run_dir / "report" if run_dir is not None else Path(f"report-{affinities.stem}")  # type: ignore[union-attr]
+            out = (
+                RunFiles(run_dir).report_dir
+                if run_dir is not None
+                else Path(f"report-{affinities.stem}")  # type: ignore[union-attr]
+            )
         path = build_report(out, run_dir=run_dir, affinities=affinities, winrates=winrates)
     typer.echo(str(path))
 

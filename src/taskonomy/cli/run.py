@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from taskonomy.cli._common import user_errors
+from taskonomy.rundir import RunFiles
 
 
 def run(
@@ -53,7 +54,7 @@ def run(
         if report:
             from taskonomy.report.html import build_report
 
-            page = build_report(out / "report", run_dir=out)
+            page = build_report(RunFiles(out).report_dir, run_dir=out)
     from taskonomy.pipeline.summary import print_summary
 
     print_summary(result)

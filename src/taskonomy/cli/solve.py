@@ -8,16 +8,17 @@ from pathlib import Path
 import typer
 
 from taskonomy.cli._common import user_errors
-from taskonomy.errors import input_error
 from taskonomy.taxonomy.policy import Policy
-from taskonomy.taxonomy.published import published_suffix
 
 
 def solve(
-    affinities: Path = typer.Option(
-        ..., "--affinities", help="Affinity table: a 2018 all_affinities*.pkl or a project .csv."
+    affinities: str = typer.Option(
+        ...,
+        "--affinities",
+        help="Affinity table: a project .csv, a 2018 all_affinities*.pkl, or a packaged name "
+        "(taskonomy-2018, taskonomy-2018-16k, taskonomy-2018-1k).",
     ),
-    budget: float = typer.Option(..., "--budget", help="Supervision budget (Σ label cost)."),
+    budget: str = typer.Option(..., "--budget", help="Supervision budget (Σ label cost)."),
     max_order: str = typer.Option(
         ..., "--max-order", help="Largest transfer order (≥ 1), or 'unlimited'."
     ),
@@ -25,7 +26,10 @@ def solve(
         None, "--targets", help="Comma-separated targets (default: every target in the file)."
     ),
     sources: str | None = typer.Option(
-        None, "--sources", help="Comma-separated sources (default: every task in the file)."
+        None,
+        "--sources",
+        help="Comma-separated sources (default: every task in the file, random included); "
+        "a list given here is used as is (add random to allow it).",
     ),
     importance: str | None = typer.Option(
         None, "--importance", help="Per-target weights, e.g. normal=2,depth_zbuffer=0.5."
@@ -41,28 +45,17 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Choose which tasks to train and which transfer serves each target."""
-    from taskonomy.affinity.table import read_table
-    from taskonomy.taxonomy import plan as P
+    from taskonomy.evaluate.plan import load_table_and_winrates, plan
+    from taskonomy.taxonomy.request import PlanRequest
 
     with user_errors():
-        table = read_table(affinities)
-        if table.kind != "affinity":
-            raise input_error("--affinities table kind", table.kind, "'affinity'")
-        wr = (
-            P.load_winrates(winrates, published_suffix(affinities))
-            if winrates is not None
-            else P.find_winrates_for(affinities)
-        )
-        policy = P.plan(
-            table,
-            budget=budget,
-            max_order=P.parse_max_order(max_order),
-            targets=P.parse_names(targets),
-            sources=P.parse_names(sources),
-            importance=P.parse_assignments(importance, "--importance"),
-            label_cost=P.parse_assignments(label_cost, "--label-cost"),
-            winrates=wr,
-        )
+        # The same request model as the solver page: same checks, same messages.
+        request = PlanRequest.build(
+            {"budget": budget, "max_order": max_order, "targets": targets, "sources": sources,
+             "importance": importance, "label_cost": label_cost}
+        )  # fmt: skip
+        table, wr, _ = load_table_and_winrates(affinities, winrates)
+        policy = plan(table, request, winrates=wr)
     if as_json:
         typer.echo(json.dumps(policy.to_json(), indent=2))
         return

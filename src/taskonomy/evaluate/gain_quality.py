@@ -26,8 +26,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from taskonomy.affinity.published import find_published_winrates
 from taskonomy.affinity.table import Transfer, TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error
+from taskonomy.rundir import WINS_VS_PIXELS_CSV, WINS_VS_SELF_CSV
 from taskonomy.taxonomy.policy import Choice, Policy
 
 #: Quality of a target trained from scratch: ``self`` against itself wins half the time.
@@ -36,7 +38,7 @@ SCRATCH_QUALITY = 0.5
 Solver = Callable[[float, int | None], Policy]
 WinRates = tuple[TransferTable, TransferTable]
 
-_CSV_NAMES = ("wins_vs_pixels.csv", "wins_vs_self.csv")
+_CSV_NAMES = (WINS_VS_PIXELS_CSV, WINS_VS_SELF_CSV)
 
 
 def _check_kind(table: object, kind: str, arg: str) -> TransferTable:
@@ -129,8 +131,6 @@ def load_winrates(path_or_dir: str | os.PathLike[str], suffix: str = "") -> WinR
     """
     p = Path(path_or_dir)
     if p.is_file():
-        from taskonomy.taxonomy.published import find_published_winrates
-
         found = find_published_winrates(p)
         if found is None:
             raise input_error(

@@ -29,6 +29,7 @@ from typing import Any
 
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
+from taskonomy.rundir import RunFiles
 
 JOB_RECORD = "job.json"
 _TMP_MARK = ".tmp-"
@@ -48,14 +49,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class RunDir:
+class RunDir(RunFiles):
     """Paths and bookkeeping of one run directory (created on demand).
 
     Job folders are addressed by ``(kind, key)``; see :class:`taskonomy.pipeline.jobs.Job`.
+    The output file names (tables, taxonomies, report) are :class:`taskonomy.rundir.RunFiles`'.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.root = Path(path)
+        super().__init__(path)
         if self.root.exists() and not self.root.is_dir():
             raise TaskonomyError(
                 f"run directory: got {str(self.root)!r}, which is a file; expected a directory "
@@ -73,10 +75,6 @@ class RunDir:
     @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / "config.yaml"
 
     def sub(self, name: str) -> Path:
         """A top-level folder of the run (``data``, ``tables``, ``taxonomies``…), created."""

@@ -32,6 +32,7 @@ from taskonomy.pipeline.config import RunConfig, dump_config
 from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
+from taskonomy.rundir import TABLES, TAXONOMIES
 from taskonomy.tasks import get_task
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
 
@@ -251,7 +252,7 @@ def _measure(
     sanity: list[SanityRow],
     losses_of: JobLosses,
 ) -> RunResult:
-    tables = rd.sub("tables")
+    rd.sub(TABLES)
     per_target: dict[str, tuple[list[Transfer], np.ndarray]] = {}
     with_pixels: dict[str, tuple[list[Transfer], np.ndarray]] = {}
     for target in plan.targets:
@@ -269,10 +270,8 @@ def _measure(
         for trs, losses in with_pixels.values()
         for tr, row in zip(trs, losses, strict=True)
     }
-    TransferTable(mean_losses, "mean_test_loss").write_csv(tables / "losses.csv")
-    affinities.write_csv(tables / "affinities.csv")
-    vs_self.write_csv(tables / "wins_vs_self.csv")
-    vs_pixels.write_csv(tables / "wins_vs_pixels.csv")
+    for table in (TransferTable(mean_losses, "mean_test_loss"), affinities, vs_self, vs_pixels):
+        table.write_csv(rd.table_path(table.kind))
 
     # Sanity table (the paper's Table 1): vs the guess and vs the random-encoder transfer.
     for row in sanity:
@@ -281,7 +280,7 @@ def _measure(
             rnd_losses = losses_of(rnd, Transfer(("random",), row.task))
             row.win_vs_random = win_rate(losses_of(plan.train[row.task]), rnd_losses)
     atomic_write_text(
-        tables / "sanity.csv",
+        rd.sanity_csv,
         _csv_text(
             ["task", "test_loss", "guess_loss", "win_vs_guess", "win_vs_random"],
             [[r.task, r.test_loss, r.guess_loss, r.win_vs_guess, r.win_vs_random]
@@ -298,10 +297,10 @@ def _measure(
 def _taxonomies(
     rd: RunDir, plan: Plan, affinities: TransferTable, winrates: tuple[TransferTable, TransferTable]
 ) -> dict[str, dict[str, Any]]:
-    from taskonomy.taxonomy.plan import plan as solve_plan
+    from taskonomy.evaluate.plan import plan as solve_plan
 
     out: dict[str, dict[str, Any]] = {}
-    folder = rd.sub("taxonomies")
+    rd.sub(TAXONOMIES)
     for order in plan.cfg.taxonomy.orders:
         for budget in plan.cfg.taxonomy.budgets:
             name = f"budget{budget}_order{order if order is not None else 'all'}"
@@ -313,7 +312,7 @@ def _taxonomies(
                 record: dict[str, Any] = pol.to_json()
             except TaskonomyError as exc:
                 record = {"budget": budget, "max_order": order, "error": str(exc)}
-            atomic_write_text(folder / f"{name}.json", json.dumps(record, indent=1) + "\n")
+            atomic_write_text(rd.taxonomy_json(name), json.dumps(record, indent=1) + "\n")
             out[name] = record
     return out
 
@@ -346,7 +345,5 @@ def _novel(
                 "win_vs_random": win_rate(losses, rnd) if rnd is not None else None,
             })  # fmt: skip
         out[task] = rows
-        atomic_write_text(
-            rd.sub("tables") / f"novel_{task}.json", json.dumps(rows, indent=1) + "\n"
-        )
+        atomic_write_text(rd.novel_json(task), json.dumps(rows, indent=1) + "\n")
     return out

@@ -38,6 +38,7 @@ from taskonomy.affinity.table import TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate.gain_quality import WinRates, group_by_order, mean_gain_quality
 from taskonomy.io import atomic_write_text
+from taskonomy.rundir import RunFiles
 from taskonomy.taxonomy.policy import Policy
 
 if TYPE_CHECKING:
@@ -123,13 +124,15 @@ def _run_inputs(run: Path, winrates: str | os.PathLike[str] | None) -> _Inputs:
         raise input_error(
             "run directory", str(run), "an existing folder written by `taskonomy run`"
         )
-    tables = run / "tables"
-    aff_path = tables / "affinities.csv"
+    files = RunFiles(run)
+    tables, aff_path = files.tables_dir, files.table_path("affinity")
     if not aff_path.is_file():
         raise input_error(
-            f"{run}: tables/affinities.csv", "missing", "a run directory with measured tables",
+            f"{run}: {aff_path.relative_to(run)}",
+            "missing",
+            "a run directory with measured tables",
             "Run (or resume) `taskonomy run --out RUN_DIR` until it finishes.",
-        )  # fmt: skip
+        )
     inp = _Inputs(
         title=f"Taskonomy run {run.resolve().name}",
         origin=str(run.resolve()),
@@ -137,28 +140,31 @@ def _run_inputs(run: Path, winrates: str | os.PathLike[str] | None) -> _Inputs:
         winrates=load_winrates(winrates if winrates is not None else tables),
         run_dir=run,
     )
-    cfg_path = run / "config.yaml"
+    cfg_path = files.config_path
     if cfg_path.is_file():
         import yaml
 
         loaded = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
         inp.config = loaded if isinstance(loaded, dict) else {}
-    if (tables / "losses.csv").is_file():
-        inp.losses = read_table(tables / "losses.csv", "mean_test_loss")
+    losses = files.table_path("mean_test_loss")
+    if losses.is_file():
+        inp.losses = read_table(losses, "mean_test_loss")
     else:
-        inp.notes["loss-ratios"] = "tables/losses.csv is missing (a run from an older version)."
-    if (tables / "sanity.csv").is_file():
-        inp.sanity = _read_sanity(tables / "sanity.csv")
+        inp.notes["loss-ratios"] = (
+            f"{losses.relative_to(run)} is missing (a run from an older version)."
+        )
+    if files.sanity_csv.is_file():
+        inp.sanity = _read_sanity(files.sanity_csv)
     else:
-        inp.notes["sanity"] = "tables/sanity.csv is missing."
-    for p in sorted(tables.glob("novel_*.json")):
-        inp.novel[p.stem[len("novel_") :]] = json.loads(p.read_text(encoding="utf-8"))
+        inp.notes["sanity"] = f"{files.sanity_csv.relative_to(run)} is missing."
+    for task, p in files.novel_files().items():
+        inp.novel[task] = json.loads(p.read_text(encoding="utf-8"))
     if not inp.novel:
         inp.notes["novel"] = "No novel tasks in this run (config key `novel`)."
     inp.bank, why = _find_bank(run)
     if why:
         inp.notes["dataset"] = why
-    for p in sorted((run / "taxonomies").glob("*.json")):
+    for p in files.taxonomy_files():
         record = json.loads(p.read_text(encoding="utf-8"))
         if "error" in record:
             inp.policy_errors.append(f"{p.stem}: {record['error']}")
@@ -168,22 +174,13 @@ def _run_inputs(run: Path, winrates: str | os.PathLike[str] | None) -> _Inputs:
 
 
 def _table_inputs(path: str | os.PathLike[str], winrates: str | os.PathLike[str] | None) -> _Inputs:
-    from taskonomy.evaluate.gain_quality import load_winrates
-    from taskonomy.taxonomy.plan import find_winrates_for
-    from taskonomy.taxonomy.published import published_suffix
+    from taskonomy.evaluate.plan import load_table_and_winrates
 
-    p = Path(path)
-    table = read_table(p)
-    if table.kind != "affinity":
-        raise input_error("--affinities table kind", table.kind, "'affinity'")
-    wr = (
-        load_winrates(winrates, published_suffix(p))
-        if winrates is not None
-        else find_winrates_for(p)
-    )
+    # A file or a packaged name (taskonomy-2018, …): the same lookup as `taskonomy solve`.
+    table, wr, p = load_table_and_winrates(path, winrates)
     why = "Only drawn for a run directory; an affinity table alone has no {}."
     return _Inputs(
-        title=f"Taskonomy affinities {p.name}",
+        title=f"Taskonomy affinities {Path(path).name}",
         origin=str(p.resolve()),
         affinities=table,
         winrates=wr,
@@ -225,7 +222,7 @@ def _pick(values: Sequence[float], n: int) -> list[float]:
 def _solve(
     inp: _Inputs, budgets: Sequence[float] | None, orders: Sequence[int | None] | None
 ) -> None:
-    from taskonomy.taxonomy.plan import plan
+    from taskonomy.evaluate.plan import plan
 
     n_targets = len(inp.affinities.targets())
     bs = list(budgets) if budgets is not None else list(range(1, n_targets + 1))

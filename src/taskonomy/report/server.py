@@ -1,7 +1,7 @@
 """``taskonomy serve``: a local solver page and its JSON API over one affinity table.
 
 The page (``static/solver.html``) lets a person pick targets, sources, budget, max order and
-importances; every solve goes through :func:`taskonomy.taxonomy.plan.plan`, the same code
+importances; every solve goes through :func:`taskonomy.evaluate.plan.plan`, the same code
 path as ``taskonomy solve``, and the answer is exactly ``Policy.to_json()`` (the
 ``taskonomy solve --json`` object, serialized the same way).
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shlex
 import socket
@@ -35,23 +34,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from taskonomy.affinity.table import TransferTable, read_table
-from taskonomy.errors import TaskonomyError, input_error, one_of
-from taskonomy.tasks import BASELINES, canonical_name, get_task
+from taskonomy.affinity.table import TransferTable
+from taskonomy.errors import TaskonomyError, input_error
+from taskonomy.evaluate import plan as P
+from taskonomy.rundir import AFFINITIES_CSV, affinity_candidates
+from taskonomy.tasks import BASELINES, get_task
 from taskonomy.tasks import families as task_families
-from taskonomy.taxonomy import plan as P
 from taskonomy.taxonomy.policy import Policy
-from taskonomy.taxonomy.published import published_suffix
+from taskonomy.taxonomy.request import PlanRequest
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 RANDOM = "random"  # an untrained encoder: a free source, never picked by the user
-AFFINITY_FILE = "affinities.csv"
 MAX_BODY_BYTES = 1 << 20
-SOLVE_FIELDS = ("budget", "max_order", "targets", "sources", "importance", "label_cost")
-REQUIRED_FIELDS = ("budget", "max_order")  # required by `taskonomy solve` too
 FAMILY_ORDER = tuple(task_families())  # the task registry owns family order and colour
 
 # Files the page may load; nothing else under static/ (or anywhere) is served.
@@ -90,13 +87,14 @@ def find_affinities(run_dir: str | os.PathLike[str]) -> Path:
             "an existing directory holding affinities.csv (or tables/affinities.csv)",
             "Use --affinities PATH for a table file.",
         )
-    for candidate in (folder / AFFINITY_FILE, folder / "tables" / AFFINITY_FILE):
+    candidates = affinity_candidates(folder)
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise input_error(
         f"run directory {folder}",
-        "no affinities.csv",
-        f"{folder / AFFINITY_FILE} or {folder / 'tables' / AFFINITY_FILE}",
+        f"no {AFFINITIES_CSV}",
+        " or ".join(str(c) for c in candidates),
         "Run the learning pipeline first, or pass --affinities PATH.",
     )
 
@@ -118,13 +116,8 @@ def load_solver_data(
             "exactly one of RUN_DIR or --affinities PATH",
         )
     path = find_affinities(run_dir) if run_dir is not None else Path(affinities)  # type: ignore[arg-type]
-    table = read_table(path)
-    if table.kind != "affinity":
-        raise input_error(f"{path}: table kind", table.kind, "'affinity'")
-    if winrates is not None:
-        wr: P.WinRates | None = P.load_winrates(winrates, published_suffix(path))
-    else:
-        wr = P.find_winrates_for(path)
+    table, wr, _ = P.load_table_and_winrates(path, winrates)
+    # As given (a packaged name stays a name), so the page's CLI line works as printed.
     return SolverData(table, wr, path, Path(winrates) if winrates is not None else None)
 
 
@@ -190,110 +183,15 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
 
 
 # ---- request validation ------------------------------------------------------------------
-@dataclass(frozen=True)
-class SolveRequest:
-    """A validated ``POST /api/solve`` body: the arguments of :func:`plan`."""
-
-    budget: float
-    max_order: int | None
-    targets: list[str] | None = None
-    sources: list[str] | None = None
-    importance: dict[str, float] | None = None
-    label_cost: dict[str, float] | None = None
+# One request model for this page and `taskonomy solve` (taxonomy.request): same checks and
+# messages; the body's field names may use ``_`` or the CLI's ``-``.
+SolveRequest = PlanRequest
+parse_solve_request = PlanRequest.build
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _budget(value: object) -> float:
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            raise input_error("budget", value, "a number ≥ 0 (total label cost)") from None
-    if _is_number(value):
-        return float(value)  # type: ignore[arg-type]
-    raise input_error("budget", value, "a number ≥ 0 (total label cost)")
-
-
-def _max_order(value: object) -> int | None:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if value is None or isinstance(value, str) or (_is_number(value) and isinstance(value, int)):
-        return P.parse_max_order(value)
-    raise input_error("max_order", value, "an integer ≥ 1, 'unlimited' or null")
-
-
-def _names(value: object, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        # The CLI's comma form; an empty string means "the default", as on the command line.
-        return P.parse_names(value)
-    if isinstance(value, list):
-        out = []
-        for item in value:
-            if not isinstance(item, str):
-                raise input_error(f"{what} entry", item, "a task name (string)")
-            out.append(canonical_name(item.strip()))
-        return out
-    raise input_error(what, value, "a list of task names, a comma-separated string, or null")
-
-
-def _assignments(value: object, what: str) -> dict[str, float] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return P.parse_assignments(value, what)
-    if isinstance(value, dict):
-        out: dict[str, float] = {}
-        for key, raw in value.items():
-            number = float(raw) if _is_number(raw) else math.nan
-            if not math.isfinite(number) or number < 0:
-                raise input_error(f"{what} for {key!r}", raw, "a finite number ≥ 0")
-            out[canonical_name(str(key).strip())] = number
-        return out
-    raise input_error(what, value, "an object {task: number}, a 't=w,u=v' string, or null")
-
-
-def parse_solve_request(body: object) -> SolveRequest:
-    """Validate a decoded JSON body; field names may use ``_`` or the CLI's ``-``."""
-    if not isinstance(body, dict):
-        raise input_error("request body", type(body).__name__, "a JSON object")
-    fields = {str(k).replace("-", "_"): v for k, v in body.items()}
-    unknown = sorted(set(fields) - set(SOLVE_FIELDS))
-    if unknown:
-        raise input_error("request field", unknown[0], one_of(SOLVE_FIELDS))
-    for name in REQUIRED_FIELDS:
-        if name not in fields:
-            flag = "--" + name.replace("_", "-")
-            raise TaskonomyError(
-                f"request field {name!r} is missing; it is required, as {flag} is for "
-                "`taskonomy solve`."
-            )
-    return SolveRequest(
-        budget=_budget(fields["budget"]),
-        max_order=_max_order(fields["max_order"]),
-        targets=_names(fields.get("targets"), "targets"),
-        sources=_names(fields.get("sources"), "sources"),
-        importance=_assignments(fields.get("importance"), "importance"),
-        label_cost=_assignments(fields.get("label_cost"), "label cost"),
-    )
-
-
-def solve(data: SolverData, request: SolveRequest) -> Policy:
+def solve(data: SolverData, request: PlanRequest) -> Policy:
     """Plan with the request's choices: exactly what ``taskonomy solve`` computes."""
-    return P.plan(
-        data.affinities,
-        budget=request.budget,
-        max_order=request.max_order,
-        targets=request.targets,
-        sources=request.sources,
-        importance=request.importance,
-        label_cost=request.label_cost,
-        winrates=data.winrates,
-    )
+    return P.plan(data.affinities, request, winrates=data.winrates)
 
 
 def policy_json_text(policy: Policy) -> str:

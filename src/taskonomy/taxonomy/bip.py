@@ -13,8 +13,9 @@ candidate transfers ``e = (sources(e) → target(e))`` with affinity ``p_e``, im
 ``y_s = 1`` means "train s from scratch" (collect its labels). Full supervision of ``t`` is the
 edge ``self → t`` and needs ``y_t``. Modelling choices, on top of the paper's text:
 
-* ``random`` (an untrained encoder) needs no labels: it costs nothing and is always available,
-  so a transfer ``random + s → t`` needs only ``s`` trained, and ``random → t`` needs nothing.
+* ``random`` (an untrained encoder) needs no labels: it costs nothing, so a transfer
+  ``random + s → t`` needs only ``s`` trained, and ``random → t`` needs nothing. It is in the
+  default sources; a ``sources`` list the user gives is respected (list ``random`` to allow it).
 * ``pixels`` is a baseline for Gain, never a candidate source.
 * A task outside ``sources`` has no network: it cannot be a source and, as a target, has no
   ``self`` edge. Default ``sources``: every task used as a source in the table plus every
@@ -526,7 +527,9 @@ def _prepare(
                     "The table has no transfer into it; pick targets the table covers.",
                 )
     src_set = set(ti.sources) | ti.has_self if sources is None else set(_names(sources, "source"))
-    src_set.discard(RANDOM)  # always available for free; never trained
+    # Free when allowed (never trained): always by default, only when listed otherwise.
+    random_ok = sources is None or RANDOM in src_set
+    src_set.discard(RANDOM)
 
     imp = _weights(importance, "importance", tg)
     costs = _weights(label_cost, "label_cost", None)
@@ -542,7 +545,7 @@ def _prepare(
         [0.0 if u == RANDOM else costs.get(u, 1.0) for u in ti.universe], dtype=np.float64
     )
     random_bit = np.uint64(1 << ti.index[RANDOM]) if RANDOM in ti.index else np.uint64(0)
-    allowed = int(random_bit)
+    allowed = int(random_bit) if random_ok else 0
     for s in src_set:
         if s in ti.index:
             allowed |= 1 << ti.index[s]
@@ -561,7 +564,7 @@ def _prepare(
             sel |= e.is_self
         pos = np.flatnonzero(sel)  # (k,) still best first
         if len(pos) == 0:
-            raise _no_candidate_error(t, e, src_set, max_order)
+            raise _no_candidate_error(t, e, src_set, max_order, random_ok)
         own = np.uint64(1 << ti.index[t])
         mask = np.where(e.is_self[pos], own, e.mask[pos] & ~random_bit)  # (k,)
         entries.append(e)
@@ -591,7 +594,7 @@ def _prepare(
 
 
 def _no_candidate_error(
-    t: str, e: _TargetEntries, src_set: set[str], max_order: int | None
+    t: str, e: _TargetEntries, src_set: set[str], max_order: int | None, random_ok: bool = True
 ) -> TaskonomyError:
     if t not in src_set:
         why_self = "it is not in sources, so it cannot be trained from scratch"
@@ -601,11 +604,12 @@ def _no_candidate_error(
         tr for tr, ok, me in zip(e.transfers, e.usable, e.is_self, strict=True) if ok and not me
     ]
     too_high = [tr for tr in others if max_order is not None and tr.order > max_order]
-    missing = {s for tr in others for s in tr.sources if s not in src_set and s != RANDOM}
+    usable = src_set | {RANDOM} if random_ok else src_set
+    missing = {s for tr in others for s in tr.sources if s not in usable}
     order_txt = "any order" if max_order is None else f"order ≤ {max_order}"
     msg = (
         f"target {t!r} has no candidate transfer: {why_self}, and no transfer of {order_txt} "
-        f"from sources {_fmt_set(src_set | {RANDOM})} is in the table "
+        f"from sources {_fmt_set(usable)} is in the table "
         f"({len(others)} transfers into it: {len(too_high)} exceed max_order"
     )
     if missing:

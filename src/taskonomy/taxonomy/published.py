@@ -1,127 +1,29 @@
-"""The published Taskonomy 2018 results (StanfordVL/taskonomy, ``results/``).
+"""The published Taskonomy 2018 results (kept for imports; owned by ``affinity.published``).
 
-The files are pickles of ``dict[str, numpy.float64]`` keyed ``"src1__…__srcK__target"``.
-They are read with an allow-listing unpickler: only numpy's dtype/scalar/array
-reconstruction may be referenced, so no code from the file ever runs.
+The packaged tables and the safe pickle reader live in :mod:`taskonomy.affinity.published`
+and :func:`taskonomy.affinity.table.read_published`; this module only re-exports them.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import pickle
-import re
-from pathlib import Path
-from typing import Any
+from taskonomy.affinity.published import (
+    PACKAGED,
+    find_published_winrates,
+    kind_of_published,
+    packaged_dir,
+    published_suffix,
+    resolve_table_path,
+    safe_load_pickle,
+)
+from taskonomy.affinity.table import read_published
 
-import numpy as np
-
-from taskonomy.affinity.table import TableKind, Transfer, TransferTable
-from taskonomy.errors import TaskonomyError, input_error
-
-# (module, name) pairs a published file may reference, mapped to the objects to build.
-_ALLOWED: dict[tuple[str, str], Any] = {}
-for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED[(_mod, "scalar")] = np._core.multiarray.scalar  # type: ignore[attr-defined]
-    _ALLOWED[(_mod, "_reconstruct")] = np._core.multiarray._reconstruct  # type: ignore[attr-defined]
-_ALLOWED[("numpy", "dtype")] = np.dtype
-_ALLOWED[("numpy", "ndarray")] = np.ndarray
-
-
-class _Refused(pickle.UnpicklingError):
-    pass
-
-
-class _AllowListUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise _Refused(f"refused global {module}.{name}") from None
-
-
-def safe_load_pickle(data: bytes, origin: str = "<bytes>") -> Any:
-    """Unpickle ``data`` allowing only numpy scalar/array reconstruction."""
-    try:
-        return _AllowListUnpickler(io.BytesIO(data)).load()
-    except _Refused as exc:
-        raise TaskonomyError(
-            f"{origin}: refused to load: {exc}; only numpy dtype/scalar/array objects are "
-            "allowed in a results pickle. Use a file from StanfordVL/taskonomy `results/` "
-            "or the project's CSV table format."
-        ) from None
-    except Exception as exc:  # truncated or not a pickle at all
-        raise TaskonomyError(
-            f"{origin}: not a readable results pickle ({type(exc).__name__}: {exc})."
-        ) from None
-
-
-_KIND_BY_PREFIX: dict[str, TableKind] = {
-    "all_affinities": "affinity",
-    "wins_vs_task": "wins_vs_self",
-    "wins_vs_pixels": "wins_vs_pixels",
-}
-
-
-def kind_of_published(path: str | os.PathLike[str]) -> TableKind:
-    stem = Path(path).stem
-    for prefix, kind in _KIND_BY_PREFIX.items():
-        if stem.startswith(prefix):
-            return kind
-    raise input_error(
-        "published file name",
-        Path(path).name,
-        "all_affinities*.pkl, wins_vs_task*.pkl or wins_vs_pixels*.pkl",
-        "Pass kind= explicitly for a renamed file.",
-    )
-
-
-def read_published(path: str | os.PathLike[str], kind: TableKind | None = None) -> TransferTable:
-    """Read one published 2018 pickle into a table with canonical task names."""
-    p = Path(path)
-    obj = safe_load_pickle(p.read_bytes(), origin=str(p))
-    if not isinstance(obj, dict):
-        raise input_error(f"{p}: top-level object", type(obj).__name__, "a dict")
-    values: dict[Transfer, float] = {}
-    for key, val in obj.items():
-        if not isinstance(key, str) or "__" not in key:
-            raise input_error(f"{p}: key", key, "'src1__…__srcK__target'")
-        *srcs, target = key.split("__")
-        try:
-            tr = Transfer.of(srcs, target)
-            values[tr] = float(np.asarray(val))
-        except (TypeError, ValueError) as exc:
-            raise TaskonomyError(f"{p}: entry {key!r}: {exc}") from None
-    return TransferTable(values, kind or kind_of_published(p))
-
-
-_SUFFIX = re.compile(r"^all_affinities(?P<suffix>.*)\.pkl$")
-
-
-def published_suffix(path: str | os.PathLike[str]) -> str:
-    """The split suffix of a 2018 affinity file (``"_16k"`` for ``all_affinities_16k.pkl``).
-
-    The 2018 layout pairs it with ``wins_vs_*{suffix}.pkl``; any other file gives ``""``.
-    """
-    m = _SUFFIX.match(Path(path).name)
-    return m.group("suffix") if m else ""
-
-
-def find_published_winrates(
-    affinity_path: str | os.PathLike[str],
-) -> tuple[Path, Path] | None:
-    """Locate ``(wins_vs_pixels, wins_vs_task)`` beside a 2018 affinity file.
-
-    The 2018 layout is ``…/affinities/all_affinities{_16k}.pkl`` next to
-    ``…/winrates/wins_vs_{pixels,task}{_16k}.pkl``.
-    """
-    p = Path(affinity_path)
-    if not _SUFFIX.match(p.name):
-        return None
-    suffix = published_suffix(p)
-    for folder in (p.parent.parent / "winrates", p.parent):
-        pix = folder / f"wins_vs_pixels{suffix}.pkl"
-        task = folder / f"wins_vs_task{suffix}.pkl"
-        if pix.is_file() and task.is_file():
-            return pix, task
-    return None
+__all__ = [
+    "PACKAGED",
+    "find_published_winrates",
+    "kind_of_published",
+    "packaged_dir",
+    "published_suffix",
+    "read_published",
+    "resolve_table_path",
+    "safe_load_pickle",
+]

@@ -202,6 +202,8 @@ function collect() {
       if (c !== 1) labelCost[name] = c;
     }
   }
+  // `random` (untrained, free) stays available: an explicit source list is used as is.
+  for (const name of state.meta.free_sources || []) if (!sources.includes(name)) sources.push(name);
   const order = $("max-order").value;
   return {
     budget: numberOrRaw($("budget").value),
@@ -220,7 +222,8 @@ function sameSet(a, b) {
 function cliCommand(req) {
   const parts = [state.meta.cli, `--budget ${req.budget}`, `--max-order ${req.max_order}`];
   if (!sameSet(req.targets, state.meta.targets)) parts.push(`--targets ${req.targets.join(",") || "''"}`);
-  if (!sameSet(req.sources, state.meta.sources)) parts.push(`--sources ${req.sources.join(",") || "''"}`);
+  const chosen = req.sources.filter((s) => !(state.meta.free_sources || []).includes(s));
+  if (!sameSet(chosen, state.meta.sources)) parts.push(`--sources ${req.sources.join(",") || "''"}`);
   const pairs = (obj) => Object.entries(obj).map(([k, v]) => `${k}=${v}`).join(",");
   if (Object.keys(req.importance).length) parts.push(`--importance ${pairs(req.importance)}`);
   if (Object.keys(req.label_cost).length) parts.push(`--label-cost ${pairs(req.label_cost)}`);

@@ -1,0 +1,173 @@
+"""One validated planning request for `taskonomy solve` and the solver page.
+
+Both build a :class:`PlanRequest` from what the user typed (CLI strings) or sent (JSON
+values): the same checks and the same one-line messages either way. Accepted forms:
+
+* ``budget``: a number ≥ 0 (or its text); ``max_order``: an integer ≥ 1, or
+  ``unlimited``/``all``/``none``/``inf``/``None`` for no limit;
+* ``targets``/``sources``: a list of task names or the CLI's ``"a,b,c"`` (empty → default);
+* ``importance``/``label_cost``: ``{task: number ≥ 0}`` or the CLI's ``"t=w,u=v"``.
+
+Task names may be canonical or 2018 names; the request holds canonical ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from taskonomy.errors import TaskonomyError, input_error, one_of
+from taskonomy.tasks import canonical_name
+
+FIELDS = ("budget", "max_order", "targets", "sources", "importance", "label_cost")
+REQUIRED = ("budget", "max_order")
+_UNLIMITED = ("unlimited", "all", "none", "inf")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_names(value: object, what: str = "targets") -> list[str] | None:
+    """``"a,b,c"`` or ``["a", "b"]`` → canonical names; ``None``/empty text → ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        return [canonical_name(n) for n in names] or None
+    if isinstance(value, list | tuple):
+        out = []
+        for item in value:
+            if not isinstance(item, str):
+                raise input_error(f"{what} entry", item, "a task name (string)")
+            out.append(canonical_name(item.strip()))
+        return out
+    raise input_error(what, value, "a list of task names, a comma-separated string, or null")
+
+
+def parse_assignments(value: object, what: str) -> dict[str, float] | None:
+    """``"t=w,u=v"`` or ``{t: w}`` → ``{canonical(t): w}`` (numbers finite and ≥ 0)."""
+    if value is None:
+        return None
+    pairs: list[tuple[str, object]] = []
+    if isinstance(value, str):
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            name, sep, text = item.partition("=")
+            if not sep:
+                raise input_error(
+                    what, item, "TASK=NUMBER pairs separated by commas, e.g. normal=2"
+                )
+            try:
+                pairs.append((name, float(text)))
+            except ValueError:
+                raise input_error(f"{what} for {name.strip()!r}", text, "a number") from None
+    elif isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    else:
+        raise input_error(what, value, "an object {task: number}, a 't=w,u=v' string, or null")
+    out: dict[str, float] = {}
+    for name, raw in pairs:
+        number = float(raw) if _is_number(raw) else math.nan  # type: ignore[arg-type]
+        if not math.isfinite(number) or number < 0:
+            raise input_error(f"{what} for {name.strip()!r}", raw, "a finite number ≥ 0")
+        out[canonical_name(name.strip())] = number
+    return out or None
+
+
+def parse_max_order(value: object) -> int | None:
+    """An integer ≥ 1 (or its text), or ``unlimited``/``all``/``none``/``inf``/``None``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _UNLIMITED):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise input_error("max order", value, "an integer ≥ 1 or 'unlimited'") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise input_error("max order", value, "an integer ≥ 1 or 'unlimited'")
+    return value
+
+
+def parse_budget(value: object) -> float:
+    """A finite number ≥ 0 (or its text): the total label cost of the trained tasks."""
+    number = math.nan
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    elif _is_number(value):
+        number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number) or number < 0:
+        raise input_error("budget", value, "a finite number ≥ 0 (total label cost)")
+    return number
+
+
+class PlanRequest(BaseModel):
+    """What to plan: the BIP's choices, validated once for every front end."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    budget: float
+    max_order: int | None
+    targets: list[str] | None = None
+    sources: list[str] | None = None
+    importance: dict[str, float] | None = None
+    label_cost: dict[str, float] | None = None
+
+    # Every field is parsed by the helpers above (before pydantic's own coercion), so a
+    # CLI string and a JSON value give the same result and the same message.
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, v: object) -> float:
+        return parse_budget(v)
+
+    @field_validator("max_order", mode="before")
+    @classmethod
+    def _max_order(cls, v: object) -> int | None:
+        return parse_max_order(v)
+
+    @field_validator("targets", "sources", mode="before")
+    @classmethod
+    def _names(cls, v: object, info: Any) -> list[str] | None:
+        return parse_names(v, info.field_name)
+
+    @field_validator("importance", "label_cost", mode="before")
+    @classmethod
+    def _weights(cls, v: object, info: Any) -> dict[str, float] | None:
+        return parse_assignments(v, info.field_name)
+
+    @classmethod
+    def build(cls, fields: object) -> PlanRequest:
+        """Validate a mapping of fields (``-`` or ``_`` in names); one-line errors."""
+        if not isinstance(fields, dict):
+            raise input_error("request body", type(fields).__name__, "a JSON object")
+        given = {str(k).replace("-", "_"): v for k, v in fields.items()}
+        unknown = sorted(set(given) - set(FIELDS))
+        if unknown:
+            raise input_error("request field", unknown[0], one_of(FIELDS))
+        for name in REQUIRED:
+            if name not in given:
+                flag = "--" + name.replace("_", "-")
+                raise TaskonomyError(
+                    f"request field {name!r} is missing; it is required, as {flag} is for "
+                    "`taskonomy solve`."
+                )
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            cause = (first.get("ctx") or {}).get("error")
+            if isinstance(cause, TaskonomyError):
+                raise TaskonomyError(str(cause)) from None
+            field = ".".join(str(p) for p in first["loc"])  # pragma: no cover - parsed above
+            raise input_error(field, first.get("input"), first["msg"]) from None  # pragma: no cover
+
+    def plan_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`taskonomy.taxonomy.plan.plan`."""
+        return self.model_dump()
