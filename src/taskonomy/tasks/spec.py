@@ -1,4 +1,4 @@
-"""What a task *is*: its names, views, label layout and family (see ``shared/design/tasks.md``).
+"""What a task *is*: its names, views, label layout and family (see ``docs/tasks.md``).
 
 Specs are plain data and import no deep-learning code, so the planning path
 (`taskonomy solve`) stays fast. Network parts are declared here by *kind name* only
@@ -139,7 +139,7 @@ class TaskSpec:
     name: str  # canonical (Taskonomy/Omnidata folder) name
     name_2018: str  # name in the published 2018 result files
     family: Family
-    order: int  # position in the task dictionary (shared/design/tasks.md), for display
+    order: int  # position in the task dictionary (docs/tasks.md), for display
     views: int  # images one sample shows (multi-view tasks: 2 or 3)
     output: str  # human description of the output
     loss: str  # human description of the per-image loss

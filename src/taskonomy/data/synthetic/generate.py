@@ -44,7 +44,7 @@ POSE_CONVENTION = (
 class RenderedScene:
     """All views of one scene: ``arrays`` (leading view axis V, or tuple axis) and ``meta``.
 
-    See ``shared/design`` and the package docstring for the keys; keys starting with ``_``
+    See ``docs/tasks.md`` and the package docstring for the keys; keys starting with ``_``
     are extra geometry (metric depth ``_z``, intrinsics ``_cam_K``, camera-to-world poses
     ``_cam_pose``, principal-ray points ``_center_point``, surface ids ``_surface``).
     """
