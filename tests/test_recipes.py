@@ -71,9 +71,19 @@ def test_holdout_keeps_whole_scenes_out(bank: Bank) -> None:
 
 @pytest.mark.parametrize("target", ["depth_zbuffer", "class_scene"])
 def test_fit_transfers_stacked_equals_one_by_one(bank: Bank, target: str) -> None:
+    # float64 (readouts are built in the default dtype), so that summation order (grouped
+    # vs single kernels), amplified by Adam on near-zero gradients, cannot blur the check.
+    torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
+    try:
+        _check_fit_transfers(bank, target)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def _check_fit_transfers(bank: Bank, target: str) -> None:
     from taskonomy.transfer.fit import TransferParams, fit_transfers
 
-    torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
     sets = [["a"], ["b"], ["c"]]
     n = {s: sample_views(bank, target, s)[0].shape[0] for s in ("small", "test")}
@@ -84,18 +94,23 @@ def test_fit_transfers_stacked_equals_one_by_one(bank: Bank, target: str) -> Non
     out = {}
     for mode in ("always", "never"):
         mode_params = TransferParams(params.steps, params.batch_size, params.lr, mode)
-        out[mode] = fit_transfers(target, sets, reps, labels, bank, arch, mode_params, seed=5)
+        # No early stopping: on random representations it would keep every guess-started
+        # transfer at step 0, and then all losses agree trivially.
+        out[mode] = fit_transfers(
+            target, sets, reps, labels, bank, arch, mode_params, seed=5, val_fraction=0.0
+        )
     stacked, separate = out["always"], out["never"]
     assert stacked.stacked and not separate.stacked
     assert stacked.losses.shape == (3, n["test"]) and torch.isfinite(stacked.losses).all()
-    torch.testing.assert_close(stacked.losses, separate.losses, rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(stacked.losses, separate.losses, rtol=1e-7, atol=1e-9)
     assert sorted(stacked.modules) == ["readouts"]
     assert sorted(separate.modules) == ["readout0", "readout1", "readout2"]
-    assert all(0 <= s <= params.steps for s in stacked.best_steps)
+    assert stacked.best_steps == separate.best_steps == [params.steps] * 3  # no validation
     # The same seed gives the same transfers; the losses are not all equal across sets.
     again = fit_transfers(target, sets, reps, labels, bank, arch, params, seed=5)
     assert torch.equal(again.losses, fit_transfers(target, sets, reps, labels, bank, arch,
                                                    params, seed=5).losses)  # fmt: skip
+    assert all(0 <= s <= params.steps for s in again.best_steps)  # early-stopped
     means = stacked.losses.mean(1)
     assert not math.isclose(float(means[0]), float(means[1]))
     assert np.isfinite(stacked.compute_seconds) and stacked.compute_seconds >= 0

@@ -46,8 +46,10 @@ from taskonomy.train.network import (
     Architecture,
     FitParams,
     FittedNetwork,
+    NetworkSeeds,
     evaluate,
     fit_task_network,
+    network_seeds,
 )
 from taskonomy.train.network import task_model as _task_model
 from taskonomy.train.tensors import load_labels
@@ -150,14 +152,22 @@ def run_data(job: Job, ctx: JobContext) -> dict[str, JSON]:
     return {"views": bank.n_views, "scenes": bank.n_scenes}
 
 
+def network_seeds_of(job: Job) -> NetworkSeeds:
+    """A ``train``/``pixels`` job's seeds: from the run's seed, its kind and its task only
+    (not the job's key, which a hyperparameter change would change)."""
+    p = TrainJob.model_validate(job.params)
+    return network_seeds(p.seed, job.kind, p.task)
+
+
 def _fit_network(job: Job, ctx: JobContext, encoder: str | None, split: str) -> FittedNetwork:
     """Train ``job``'s task with ``encoder`` on ``split``; save weights and test losses."""
     p = TrainJob.model_validate(job.params)
     cfg = p.train
+    seeds = network_seeds_of(job)
     fitted = fit_task_network(
         p.task, _bank(ctx), architecture(p.model),
         FitParams(cfg.steps, cfg.batch_size, cfg.lr, cfg.weight_decay),
-        split=split, init_seed=job.seed, batch_seed=job.seed, encoder=encoder,
+        split=split, init_seed=seeds.init, batch_seed=seeds.batches, encoder=encoder,
         threads=ctx.threads, logger=ctx.logger,
     )  # fmt: skip
     _save(ctx.out_dir / "model.safetensors", fitted.model)
@@ -206,7 +216,7 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
         (train,) = ctx.deps_of_kind("train")
         weights = ctx.dep_dir(train) / "model.safetensors"
     arch = architecture(p.model)
-    enc = frozen_encoder(p.source, arch, bank.size[0], weights=weights, init_seed=p.seed)
+    enc = frozen_encoder(p.source, arch, bank.size[0], weights=weights, seed=p.seed)
     compute, channels = 0.0, 0
     for split in SPLITS:
         reps, views, seconds = encode_split(enc, bank, p.input, split)

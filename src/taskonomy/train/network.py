@@ -19,6 +19,7 @@ from torch import Tensor
 from taskonomy.data.bank import Bank
 from taskonomy.nn.heads import TaskModel
 from taskonomy.nn.losses import class_weights_from_counts
+from taskonomy.seeds import derived_seed
 from taskonomy.tasks import get_task
 from taskonomy.train.loop import TrainLog, fit, per_image
 from taskonomy.train.tensors import CPU, MASK, load_task_split, sample_views, sizes_of, to_device
@@ -80,6 +81,30 @@ def task_model(task: str, bank: Bank, arch: Architecture, encoder: str | None = 
         decoder_width=arch.decoder_channels,
         loss_kwargs=loss_kwargs(task, bank),
     )
+
+
+@dataclass(frozen=True)
+class NetworkSeeds:
+    init: int  # initial weights
+    batches: int  # minibatch order
+
+
+def network_seeds(seed: int, role: str, task: str) -> NetworkSeeds:
+    """Seeds of ``task``'s network of ``role`` ("train", "pixels") from the run's seed:
+    independent of every hyperparameter (:mod:`taskonomy.seeds`)."""
+    return NetworkSeeds(derived_seed(seed, f"{role}-init", task),
+                        derived_seed(seed, f"{role}-batches", task))  # fmt: skip
+
+
+def init_task_network(
+    task: str, bank: Bank, arch: Architecture, init_seed: int, encoder: str | None = None
+) -> TaskModel:
+    """A fresh task network drawn from ``init_seed``, leaving the global RNG as it was."""
+    # Torch layers initialize from the global RNG; fork it so that building a network
+    # neither depends on nor disturbs the caller's RNG state.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        return task_model(task, bank, arch, encoder)
 
 
 def holdout(
@@ -165,14 +190,11 @@ def fit_task_network(
     """Train ``task``'s network (``encoder``, default ``arch.encoder``) on ``split``, early
     stopping on held-out scenes of it, and measure per-image losses on the test split.
 
-    ``init_seed`` draws the initial weights, ``batch_seed`` the minibatch order.
+    ``init_seed`` draws the initial weights, ``batch_seed`` the minibatch order (derive
+    them with :func:`network_seeds`).
     """
     log_to = logger or _LOG
-    # The initial weights come from the global RNG (how torch layers initialize);
-    # fork it so that building a network leaves the caller's RNG state alone.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed)
-        model = task_model(task, bank, arch, encoder)
+    model = init_task_network(task, bank, arch, init_seed, encoder)
     torch.set_num_threads(threads)
     data = load_task_split(bank, task, split)
     guess = mean_label_guess(task, data, sizes_of(bank))

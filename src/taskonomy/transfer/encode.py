@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from taskonomy.data.bank import Bank
 from taskonomy.nn.encoders import source_encoder
+from taskonomy.seeds import derived_seed
 from taskonomy.tasks import get_task
 from taskonomy.train.loop import per_image
 from taskonomy.train.network import Architecture
@@ -32,14 +33,14 @@ def frozen_encoder(
     image_size: int,
     *,
     weights: Path | None = None,
-    init_seed: int = 0,
+    seed: int = 0,
 ) -> nn.Module:
-    """A source's frozen encoder: ``random`` is the family encoder at its ``init_seed``
-    initialization; any other source loads the encoder of its task network (``weights``:
-    that network's ``model.safetensors``)."""
+    """A source's frozen encoder: ``random`` is the family encoder at its initialization
+    drawn from the run's ``seed`` (role ``encoder-init``); any other source loads the
+    encoder of its task network (``weights``: that network's ``model.safetensors``)."""
     if source == "random":
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
+            torch.manual_seed(derived_seed(seed, "encoder-init", source))
             return source_encoder(
                 "random", arch.encoder, 1, image_size, arch.bottleneck_channels, arch.width
             )

@@ -44,13 +44,14 @@ class TransferParams:
 
 
 def transfer_seed(seed: int, target: str, sources: Sequence[str]) -> int:
-    """The initialization seed of one transfer: the same whatever job trains it."""
-    return derived_seed(seed, target, *sources)
+    """The initialization seed of one transfer: the same whatever job trains it (its
+    order's group, its hyperparameters)."""
+    return derived_seed(seed, "transfer-init", target, *sources)
 
 
 def minibatch_seed(seed: int, target: str) -> int:
     """The minibatch order shared by every transfer into ``target``, stacked or not."""
-    return derived_seed(seed, target)
+    return derived_seed(seed, "transfer-batches", target)
 
 
 def build_readouts(
