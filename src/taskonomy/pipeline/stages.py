@@ -11,7 +11,8 @@ train       ``model.safetensors``; ``test_losses.npy`` (N_test,) of the network 
 pixels      ``model.safetensors``; ``test_losses.npy``: small-data scratch network
 encode      ``small.npy``/``test.npy`` (N, C, h, w) float32 representations of every view
             of the split, ``small_views.npy``/``test_views.npy`` their global view ids
-transfer    ``readout.safetensors``; ``test_losses.npy`` (N_test,) of the target
+transfer    ``readouts.safetensors`` (stacked) or ``readout{i}.safetensors``;
+            ``test_losses.npy`` (M, N_test) of the target; ``transfers.json`` the M sets
 ==========  ===========================================================================
 
 Frozen source encoders always see the *target's* input image (``TaskSpec.input``, RGB for
@@ -121,7 +122,8 @@ def architecture(model: ModelConfig) -> Architecture:
 
 
 def task_model(task: str, bank: Bank, params: Mapping[str, Any], encoder: str) -> TaskModel:
-    """A fresh task network from a job's params (``params["model"]``: a ``ModelConfig``)."""
+    """A fresh task network from a job's params (``params["model"]``: a ``ModelConfig``);
+    the recipe itself is :func:`taskonomy.train.network.task_model`."""
     return _task_model(task, bank, architecture(ModelConfig.model_validate(params["model"])),
                        encoder)  # fmt: skip
 
