@@ -14,9 +14,9 @@ import torch
 from torch import Tensor
 
 from taskonomy.data.bank import VIEWS_SUFFIX, Bank
-from taskonomy.tasks import get_task
+from taskonomy.tasks import MASK_KEY, get_task
 
-MASK = "mask_valid"
+MASK = MASK_KEY  # the validity mask key (one owner: tasks.spec)
 
 
 def sample_views(bank: Bank, task: str, split: str) -> tuple[np.ndarray, np.ndarray | None]:
