@@ -23,6 +23,8 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -55,6 +57,40 @@ def set_worker_threads(threads: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` (the run) dies, whatever killed it (even SIGKILL).
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``). Everywhere,
+    also a daemon thread that notices the re-parenting; ``os._exit`` skips cleanup on
+    purpose, so an orphan never commits a job. Once the workers are gone the multiprocessing
+    resource tracker sees its pipe close and exits too.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)  # a poll, not a synchronization: the kernel signal comes first
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="taskonomy-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    _die_with_parent(parent)
+    set_worker_threads(threads)
 
 
 class Executor(ABC):
@@ -127,8 +163,8 @@ class ProcessPoolExecutor(Executor):
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context(self.start_method),
-                initializer=set_worker_threads,
-                initargs=(self.worker_threads,),
+                initializer=_init_worker,
+                initargs=(self.worker_threads, os.getpid()),
             )
         return self._pool
 
@@ -139,6 +175,25 @@ class ProcessPoolExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Stop now (SIGTERM, Ctrl-C, a failure): kill the workers instead of waiting for
+        their jobs; a killed job leaves only a temporary folder, removed on the next run."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.join(timeout=10)
+
+    def __exit__(self, *exc: object) -> None:
+        if exc and exc[0] is not None:
+            self.terminate()
+        else:
+            self.close()
 
     def describe(self) -> str:
         return f"ProcessPoolExecutor(workers={self.workers}, threads={self.threads})"
