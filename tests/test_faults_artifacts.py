@@ -113,7 +113,8 @@ def test_truncated_pipeline_artifacts_are_rebuilt(
     tr0, transfer = next(iter(first.items()))
     encode = plan.encode("normal", "rgb")
     damaged = {
-        plan.train["class_scene"]: "model.safetensors",
+        # the novel task's network: not a source, so no other job depends on it
+        plan.train["reshading"]: "model.safetensors",
         plan.pixels["normal"]: "test_losses.npy",
         encode: "small.npy",
         transfer: "test_losses.npy",

@@ -4,15 +4,17 @@ An executor only maps ``submit(fn, item) -> Future``: ``fn`` is a module-level f
 (``taskonomy.pipeline.jobs.execute_job``) and ``item`` plain picklable data, so the same
 call works in-process, in a local process pool and on a Ray cluster. Job results do not
 depend on the executor because everything that determines a result (params, seed derived
-from the job key, dependency artifacts on disk) travels with the item; the only per-worker
-setting is the thread count (``threads``), which the job functions must not let change
-their numbers (toy and pipeline jobs use deterministic kernels or a fixed thread count).
+from the job key, dependency artifacts on disk) travels with the item. The thread count
+does change float results (reduction order), so a job that fixes ``Job.threads`` (every
+pipeline job: ``threads_per_job``, part of its key) runs on exactly that many threads under
+every executor; the executor's ``threads`` applies only to jobs that leave it unset.
 
 - :class:`InProcessExecutor` (default): runs the job synchronously in the caller.
 - :class:`ProcessPoolExecutor`: ``workers`` spawned processes (``spawn`` start method:
   safe with torch and threads); each worker limits BLAS/torch threads to
-  ``max(1, cores // workers)``. torch is never imported here, only configured if a job
-  imported it.
+  ``max(1, cores // workers)`` for jobs without their own count, and exits when the run's
+  process dies (SIGKILL included), so no orphan outlives it or commits a job. torch is
+  never imported here, only configured if a job imported it.
 - :class:`RayExecutor`: one Ray task per job; needs ``pip install taskonomy[ray]`` and a
   run directory on a filesystem shared by all Ray nodes.
 """

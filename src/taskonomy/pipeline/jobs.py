@@ -368,8 +368,11 @@ def discard_corrupt(rd: RunDir, jobs: Sequence[Job]) -> list[str]:
             f"job {job.label!r} ({job.kind} {job.key}) in {rd.job_dir(job.kind, job.key)} is "
             f"corrupt: {problem}; it is redone, and so are the finished jobs that depend on it."
         )
-        rd.discard(job.kind, job.key)
         bad.add(job.key)
+    # Discarded only after every job was checked, so each damaged one is named.
+    for job in jobs:
+        if job.key in bad:
+            rd.discard(job.kind, job.key)
     if bad:
         records = rd.finished_records()
         changed = True
