@@ -71,3 +71,22 @@ def test_pool_workers_apply_the_job_thread_count(tmp_path: Path, threads: int) -
         outcome = pool.submit(execute_job, WorkItem(job, str(tmp_path), "_toy_jobs", 1)).result()
     assert outcome.ok
     assert RunDir(tmp_path).read_record(job.kind, job.key)["threads"] == threads
+
+
+def test_an_inprocess_job_leaves_the_callers_threads_alone(tmp_path: Path) -> None:
+    import os
+
+    import torch
+
+    import _toy_jobs  # noqa: F401
+
+    before, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(2)
+    try:
+        job = Job("testtoy_base", {"task": "c", "size": 4, "iters": 1}, threads=1)
+        assert execute_job(WorkItem(job, str(tmp_path), "_toy_jobs", None)).ok
+        assert RunDir(tmp_path).read_record(job.kind, job.key)["threads"] == 1
+        assert torch.get_num_threads() == 2
+        assert os.environ.get("OMP_NUM_THREADS") == env
+    finally:
+        torch.set_num_threads(before)

@@ -95,6 +95,26 @@ def _init_worker(threads: int, parent: int) -> None:
     set_worker_threads(threads)
 
 
+def apply_threads(threads: int) -> Callable[[], None]:
+    """:func:`set_worker_threads` for one job; returns a function that restores the previous
+    settings, so a job run in the caller's process does not change the caller's threads."""
+    env = {var: os.environ.get(var) for var in _THREAD_ENV}
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    set_worker_threads(threads)
+
+    def restore() -> None:
+        for var, value in env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        if torch is not None and before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+    return restore
+
+
 class Executor(ABC):
     """Runs ``fn(item)`` somewhere and returns a future of its result."""
 

@@ -284,10 +284,11 @@ def execute_job(item: WorkItem) -> JobOutcome:
     # The job's own thread count wins: it is part of its key (same key → same numbers).
     fixed = job.threads if job.threads is not None else item.threads
     threads = fixed if fixed is not None else cpu_count()
+    restore: Callable[[], None] | None = None
     if fixed is not None:
-        from taskonomy.pipeline.executors import set_worker_threads
+        from taskonomy.pipeline.executors import apply_threads
 
-        set_worker_threads(fixed)
+        restore = apply_threads(fixed)
     log_path = run_dir.log_path(job.kind, job.key)
     logger, handler = _job_logger(job, log_path)
     tmp = run_dir.new_temp_dir(job.kind, job.key)
@@ -324,6 +325,8 @@ def execute_job(item: WorkItem) -> JobOutcome:
     finally:
         logger.removeHandler(handler)
         handler.close()
+        if restore is not None:
+            restore()
 
 
 def _check_deps(job: Job, run_dir: RunDir) -> None:
@@ -339,8 +342,8 @@ def _check_deps(job: Job, run_dir: RunDir) -> None:
             )
 
 
-# Finished folders whose digests this process checked (folder, job.json mtime): each
-# ``run_jobs`` call of a pipeline checks the jobs it needs, each at most once.
+# Finished folders whose digests this process checked (job.json path, mtime): the stages of
+# a pipeline run share most jobs, whose digests are then read once, their sizes each time.
 _VERIFIED: set[tuple[str, int]] = set()
 
 
@@ -358,9 +361,8 @@ def discard_corrupt(rd: RunDir, jobs: Sequence[Job]) -> list[str]:
         if not rd.is_finished(job.kind, job.key):
             continue
         stamp = _stamp(rd, job)
-        if stamp in _VERIFIED:
-            continue
-        problem = rd.verify(job.kind, job.key)
+        # Digests once per process and folder; sizes (a stat per file) on every call.
+        problem = rd.verify(job.kind, job.key, digests=stamp not in _VERIFIED)
         if problem is None:
             _VERIFIED.add(stamp)
             continue
