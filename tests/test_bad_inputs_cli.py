@@ -127,7 +127,7 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
-    assert "--scenes" in proc.stderr and "abc" in proc.stderr
+    assert "--scenes" in proc.stderr and "integer" in proc.stderr
 
 
 # ---- item 6/9: generate ------------------------------------------------------------------

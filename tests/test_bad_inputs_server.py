@@ -6,7 +6,6 @@ import http.client
 import json
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -66,7 +65,7 @@ HUGE = "1" + "0" * 400
         f'{{"budget": {HUGE}, "max_order": 1}}',
         f'{{"budget": 1, "max_order": 1, "importance": {{"normal": {HUGE}}}}}',
         f'{{"budget": 1, "max_order": 1, "label_cost": {{"normal": {HUGE}}}}}',
-        f'{{"budget": 1e999, "max_order": 1}}',
+        '{"budget": 1e999, "max_order": 1}',
     ],
 )
 def test_huge_numbers_are_a_400(server: S.SolverServer, body: str) -> None:

@@ -215,7 +215,7 @@ def load_config(
         p = Path(path)
         origin = str(p)
         try:
-            loaded = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=_NoAliasLoader)  # noqa: S506
+            loaded = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=_NoAliasLoader)
         except OSError as exc:
             raise input_error("config file", str(p), "a readable YAML file", str(exc)) from None
         except UnicodeDecodeError as exc:

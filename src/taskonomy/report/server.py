@@ -194,6 +194,7 @@ parse_solve_request = PlanRequest.build
 
 def solve(data: SolverData, request: PlanRequest) -> Policy:
     """Plan with the request's choices: exactly what ``taskonomy solve`` computes."""
+    request.check_against(data.affinities)
     return P.plan(data.affinities, request, winrates=data.winrates)
 
 
@@ -256,8 +257,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
-        self.timeout = self.server.request_timeout  # StreamRequestHandler sets it on the socket
         super().setup()
+        # http.server's class-wide `timeout` is None (wait forever): one per connection here.
+        self.connection.settimeout(self.server.request_timeout)
 
     def parse_request(self) -> bool:
         if not super().parse_request():

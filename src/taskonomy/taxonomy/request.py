@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.tasks import canonical_name
 
@@ -187,6 +188,21 @@ class PlanRequest(BaseModel):
                 raise TaskonomyError(str(cause)) from None
             field = ".".join(str(p) for p in first["loc"])  # pragma: no cover - parsed above
             raise input_error(field, first.get("input"), first["msg"]) from None  # pragma: no cover
+
+    def check_against(self, table: TransferTable) -> None:
+        """Refuse sources the table cannot use: a name it never has as a source (and that
+        has no ``self`` entry to be trained from) would be dropped from the plan silently."""
+        if not self.sources:
+            return
+        known = {*table.sources(), *(tr.target for tr in table if tr.is_self)}
+        missing = [s for s in self.sources if s not in known]
+        if missing:
+            raise input_error(
+                "sources (--sources)",
+                missing[0],
+                f"a task the table has as a source or with a self entry, {one_of(known)}",
+                "Drop it from --sources, or use a table that measured it.",
+            )
 
     def plan_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`taskonomy.taxonomy.plan.plan`."""
