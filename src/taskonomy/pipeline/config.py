@@ -48,6 +48,11 @@ Int = StrictInt
 class DataConfig(_Strict):
     source: Literal["synthetic", "taskonomy"] = "synthetic"
     path: str | None = None  # a Taskonomy-layout folder when source == "taskonomy"
+    # Label scales of a Taskonomy layout without taskonomy_export.json (the import refuses
+    # to guess them), and what to do with views missing a file.
+    z_max: float | None = Field(None, gt=0)
+    curvature_scale: float | None = Field(None, gt=0)
+    on_missing: Literal["error", "skip"] = "error"
     scenes: Int = Field(60, ge=3)
     views: Int = Field(6, ge=3)
     size: Int = Field(64, ge=16)
@@ -134,9 +139,9 @@ class RunConfig(_Strict):
         for n in self.tasks:
             if get_task(n).role == "published_only":
                 raise ValueError(f"task {n!r} exists only in the published 2018 files")
-        if all(get_task(n).label is None for n in self.tasks):
-            # `random` alone: nothing to train, transfer into or plan for
-            raise ValueError(f"tasks {self.tasks} name no task with a label (e.g. normal)")
+        if not any(get_task(n).role == "task" for n in self.tasks):
+            # `random` (or only source tasks): nothing to transfer into or plan for
+            raise ValueError(f"tasks {self.tasks} name no target task (e.g. normal)")
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")

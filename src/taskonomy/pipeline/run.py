@@ -81,6 +81,10 @@ class Plan:
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
             "size": d.size, "splits": d.splits, "seed": cfg.seed,
         }  # fmt: skip
+        # only when set, so that existing runs keep their job keys
+        data.update(d.model_dump(include={"z_max", "curvature_scale"}, exclude_none=True))
+        if d.on_missing != "error":
+            data["on_missing"] = d.on_missing
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
         # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.

@@ -215,7 +215,10 @@ def run_data(job: Job, ctx: JobContext) -> dict[str, JSON]:
     else:
         from taskonomy.data.taskonomy_layout import import_taskonomy_layout
 
-        import_taskonomy_layout(p["path"], out)
+        import_taskonomy_layout(
+            p["path"], out, z_max=p.get("z_max"), curvature_scale=p.get("curvature_scale"),
+            on_missing=p.get("on_missing", "error"),
+        )  # fmt: skip
     bank = Bank(out)
     return {"views": bank.n_views, "scenes": bank.n_scenes}
 

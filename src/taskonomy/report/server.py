@@ -153,12 +153,12 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
     ordered = {f: families[f] for f in FAMILY_ORDER if f in families}
     ordered.update({f: v for f, v in families.items() if f not in ordered})
     max_order = table.max_order()
-    # File names only: the page (and anyone who can reach it) need not learn the local paths.
-    cli = ["taskonomy", "solve", "--affinities", data.affinity_path.name]
+    # The command line keeps the path as the user gave it, so that it runs as printed.
+    cli = ["taskonomy", "solve", "--affinities", str(data.affinity_path)]
     if data.winrates_path is not None:
-        cli += ["--winrates", data.winrates_path.name]
+        cli += ["--winrates", str(data.winrates_path)]
     return {
-        "affinities": data.affinity_path.name,
+        "affinities": data.affinity_path.name,  # shown on the page: the name, not the path
         "has_winrates": data.winrates is not None,
         "targets": targets,
         "sources": sources,
