@@ -18,6 +18,7 @@ import argparse
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
@@ -27,11 +28,18 @@ import torch
 from taskonomy.data.bank import Bank
 from taskonomy.data.generate import generate_bank
 from taskonomy.nn.encoders import source_encoder
-from taskonomy.nn.readout import TransferReadout, build_transfer
-from taskonomy.pipeline.stages import use_stacked
-from taskonomy.pipeline.tensors import load_images, load_labels, sample_views, sizes_of
-from taskonomy.train.loop import batches, fit, lr_schedule, make_optimizer, per_image
-from taskonomy.transfer.stacked import StackedTransfers
+from taskonomy.train.loop import batches, lr_schedule, make_optimizer, per_image
+from taskonomy.train.network import Architecture, mean_label_guess
+from taskonomy.train.tensors import load_images, load_labels, sample_views, sizes_of
+from taskonomy.transfer.encode import SPLITS
+from taskonomy.transfer.fit import (
+    TransferParams,
+    build_readouts,
+    fit_transfers,
+    minibatch_seed,
+    transfer_seed,
+)
+from taskonomy.transfer.stacked import use_stacked
 
 
 def main() -> None:
@@ -106,24 +114,7 @@ def main() -> None:
         )
 
 
-def _readouts(
-    target: str, sets: list, bank: Bank, channels: int, args: argparse.Namespace
-) -> list[TransferReadout]:
-    out = []
-    for i, srcs in enumerate(sets):
-        torch.manual_seed(1000 + i)
-        out.append(
-            build_transfer(
-                target,
-                len(srcs),
-                args.size,
-                sizes_of(bank),
-                args.bottleneck,
-                source_channels=channels,
-                decoder_width=args.decoder_width or args.width,
-            )
-        )
-    return out
+SEED = 7  # the "run seed" of every transfer here
 
 
 def bench_target(
@@ -134,63 +125,55 @@ def bench_target(
     args: argparse.Namespace,
     breakdown: dict[str, float],
 ) -> dict[str, float]:
-    hp = {"steps": args.steps, "batch_size": args.batch, "lr": 3e-3, "seed": 7}
-    views = {s: sample_views(bank, target, s)[0] for s in ("small", "test")}
-    labels = {s: load_labels(bank, target, s) for s in ("small", "test")}
+    # The pipeline's recipe (taskonomy.transfer.fit) for the cached routes; the paper route
+    # below re-encodes images at every step but starts from the very same readouts
+    # (build_readouts, same seeds and guess) and draws the same minibatches.
+    # No early stopping (val_fraction=0): the paper route has no held-out scenes.
+    arch = Architecture(args.encoder, args.width, args.bottleneck, args.decoder_width or None)
+    params = TransferParams(steps=args.steps, batch_size=args.batch, lr=3e-3)
+    names = [f"s{i}" for i in range(len(encoders))]
+    sets = [[names[i] for i in srcs] for srcs in sets]
+    views = {s: sample_views(bank, target, s)[0] for s in SPLITS}
+    labels = {s: load_labels(bank, target, s) for s in SPLITS}
     channels = len(sets[0]) * args.bottleneck
 
     # --- this project's route: encode each source once, then train from the cache.
     t0 = time.perf_counter()
-    cache = {}
+    cache: dict[str, dict[str, torch.Tensor]] = {}
     with torch.no_grad():
-        for s in ("small", "test"):
+        for s in SPLITS:
             images = load_images(bank, "rgb", views[s])
-            cache[s] = [per_image(lambda b, e=e: e(b["x"]), {"x": images}) for e in encoders]
+            cache[s] = {
+                n: per_image(lambda b, e=e: e(b["x"]), {"x": images})
+                for n, e in zip(names, encoders, strict=True)
+            }
     t_encode = time.perf_counter() - t0
 
-    def reps(split: str, srcs: tuple[int, ...]) -> torch.Tensor:
-        return torch.cat([cache[split][i] for i in srcs], dim=1)
+    def route(stacked: str) -> tuple[torch.Tensor, float]:
+        t0 = time.perf_counter()
+        fitted = fit_transfers(
+            target, sets, cache, labels, bank, arch, replace(params, stacked=stacked),
+            seed=SEED, threads=args.threads, val_fraction=0.0,
+        )  # fmt: skip
+        return fitted.losses, time.perf_counter() - t0 + t_encode
 
-    t0 = time.perf_counter()
-    cached_losses = []
-    for ro, srcs in zip(_readouts(target, sets, bank, channels, args), sets, strict=True):
-        fit(
-            ro,
-            lambda b, ro=ro: ro.loss(ro(b["reps"]), b),
-            {**labels["small"], "reps": reps("small", srcs)},
-            **hp,
-        )
-        cached_losses.append(
-            per_image(
-                lambda b, ro=ro: ro.loss(ro(b["reps"]), b),
-                {**labels["test"], "reps": reps("test", srcs)},
-            )
-        )
-    t_cached = time.perf_counter() - t0 + t_encode
-
-    t0 = time.perf_counter()
-    st = StackedTransfers(_readouts(target, sets, bank, channels, args))
-    all_small = torch.cat([reps("small", s) for s in sets], dim=1)
-    all_test = torch.cat([reps("test", s) for s in sets], dim=1)
-    fit(
-        st,
-        lambda b: st.per_model_loss(st(b["reps"]), b).sum(0),
-        {**labels["small"], "reps": all_small},
-        **hp,
-    )
-    stacked_losses = per_image(
-        lambda b: st.per_model_loss(st(b["reps"]), b).T, {**labels["test"], "reps": all_test}
-    ).T
-    t_stacked = time.perf_counter() - t0 + t_encode
+    cached, t_cached = route("never")
+    stacked_losses, t_stacked = route("always")
 
     # --- the paper's route: per transfer, every step reads images and re-encodes them.
     t_paper = 0.0
     paper_losses = []
-    for ro, srcs in zip(_readouts(target, sets, bank, channels, args), sets, strict=True):
-        opt = make_optimizer(list(ro.parameters()), hp["lr"], 0.0)  # as fit()
+    guess = mean_label_guess(target, labels["small"], sizes_of(bank))
+    seeds = [transfer_seed(SEED, target, srcs) for srcs in sets]
+    readouts = build_readouts(target, sets, channels, bank, arch, seeds, guess)
+    for ro, srcs in zip(readouts, sets, strict=True):
+        encs = [encoders[names.index(n)] for n in srcs]
+        opt = make_optimizer(list(ro.parameters()), params.lr, 0.0)  # as fit()
         sched = lr_schedule(opt, args.steps)
         idx = {"i": torch.arange(len(views["small"]))}
-        stream = batches(idx, args.batch, torch.Generator().manual_seed(hp["seed"]))
+        stream = batches(
+            idx, args.batch, torch.Generator().manual_seed(minibatch_seed(SEED, target))
+        )
         ro.train()
         t_start = time.perf_counter()
         for _ in range(args.steps):
@@ -200,7 +183,7 @@ def bench_target(
             images = load_images(bank, "rgb", views["small"][rows])
             t1 = time.perf_counter()
             with torch.no_grad():
-                x = torch.cat([encoders[i](images) for i in srcs], dim=1)
+                x = torch.cat([e(images) for e in encs], dim=1)
             t2 = time.perf_counter()
             loss = ro.loss(ro(x), batch).mean()
             opt.zero_grad(set_to_none=True)
@@ -216,11 +199,10 @@ def bench_target(
         ro.eval()
         with torch.no_grad():
             test_images = load_images(bank, "rgb", views["test"])
-            x = torch.cat([encoders[i](test_images) for i in srcs], dim=1)
+            x = torch.cat([e(test_images) for e in encs], dim=1)
             paper_losses.append(ro.loss(ro(x), labels["test"]))
         t_paper += time.perf_counter() - t_start
 
-    cached = torch.stack(cached_losses)  # (M, N_test)
     return {
         "paper": t_paper,
         "cached": t_cached,

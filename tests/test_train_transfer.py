@@ -169,7 +169,7 @@ def test_fit_rejects_diverging_and_frozen_models() -> None:
      ("class_scene", 256, True), ("room_layout", 64, True)],
 )  # fmt: skip
 def test_auto_stacking_follows_the_benchmark(target: str, size: int, stacked: bool) -> None:
-    from taskonomy.pipeline.stages import use_stacked
+    from taskonomy.transfer.stacked import use_stacked
 
     assert use_stacked("auto", target, size) is stacked
     assert use_stacked("always", target, size) and not use_stacked("never", target, size)

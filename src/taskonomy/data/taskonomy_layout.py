@@ -626,7 +626,7 @@ class TaskonomyLayout:
 
     def valid_mask(self, vid: ViewId) -> np.ndarray | None:
         """(1, H, W) validity: the mask_valid file, else depth ≠ 65535, else None."""
-        if (self.root / "mask_valid").is_dir():
+        if (self.root / MASK_KEY).is_dir():
             return self.read(MASK_KEY, vid)
         for key in ("depth_zbuffer", "depth_euclidean"):
             if (self.root / key).is_dir():

@@ -149,7 +149,12 @@ class Job:
 
     @property
     def seed(self) -> int:
-        """A deterministic 32-bit seed derived from the key (same job → same seed)."""
+        """A deterministic 32-bit seed derived from the key (same job → same seed).
+
+        For generic jobs only: the pipeline's stages never seed from it, since any param
+        change (``train.steps``) changes the key and would re-draw unrelated randomness;
+        they derive their seeds from the run's seed (:mod:`taskonomy.seeds`).
+        """
         return int(self.key[:8], 16)
 
     def describe(self) -> dict[str, Any]:

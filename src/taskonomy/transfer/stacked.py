@@ -19,9 +19,24 @@ import torch
 from torch import Tensor, nn
 
 from taskonomy.errors import input_error
-from taskonomy.nn.decoders import DenseDecoder, PooledDecoder
+from taskonomy.nn.decoders import DECODERS, DenseDecoder, PooledDecoder, is_dense
 from taskonomy.nn.heads import TaskHead
 from taskonomy.nn.readout import TransferReadout
+from taskonomy.tasks import get_task
+
+
+def use_stacked(mode: str, target: str, image_size: int) -> bool:
+    """Whether to train a group of transfers stacked: ``mode`` "always", "never" or
+    "auto" (the pipeline's ``transfer.stacked``)."""
+    if mode != "auto":
+        return mode == "always"
+    head = get_task(target).head
+    if head is None or not is_dense(head.decoder):
+        return True
+    # Dense regression maps (1-3 channels) gain up to 64² (measured at 32² and 64²);
+    # many-channel maps (class logits, embeddings) do not: grouped kernels lose to plain
+    # ones on the full-resolution output (bench_transfer.py).
+    return DECODERS.canonical(head.decoder) == "dense" and image_size <= 64
 
 
 def _stack_conv(convs: Sequence[nn.Conv2d | nn.ConvTranspose2d]) -> nn.Module:

@@ -30,6 +30,7 @@ from taskonomy.data.synthetic.scene import (
 )
 from taskonomy.data.synthetic.views import ViewSet, intrinsics, relative_poses, sample_views
 from taskonomy.errors import input_error
+from taskonomy.tasks import MASK_KEY
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
@@ -150,7 +151,7 @@ def render_views(
         "rgb_gray": L.gray_input(rgb).astype(np.float32),
         "rgb_masked": L.masked_input(rgb, config.mask_fraction).astype(np.float32),
         "rgb_jigsaw": L.jigsaw(rgb, perms_all[jig]).astype(np.float32),
-        "mask_valid": valid[:, None],
+        MASK_KEY: valid[:, None],
         "autoencoding": rgb32,
         "denoising": rgb32,
         "colorization": rgb32,
