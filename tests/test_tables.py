@@ -52,7 +52,7 @@ def test_csv_accepts_2018_names_and_rejects_bad_rows(tmp_path: Path) -> None:
         ("target,sources,value\nnormal,rgb2depth,nan\n", "finite"),
         ("target,sources,value\nnormal,rgb2depth\n", "3 fields"),
         (
-            "target,sources,value\nnormal,rgb2depth,1\nnormal,depth_zbuffer,2\n",
+            "target,sources,value\nnormal,rgb2depth,0.1\nnormal,depth_zbuffer,0.2\n",
             "each transfer once",
         ),
         ("# kind: bogus\ntarget,sources,value\n", "table kind"),

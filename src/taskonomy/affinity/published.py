@@ -141,7 +141,7 @@ def kind_of_published(path: str | os.PathLike[str]) -> str:
         "published file name",
         Path(path).name,
         "all_affinities*.pkl, wins_vs_task*.pkl or wins_vs_pixels*.pkl",
-        "Pass kind= explicitly for a renamed file.",
+        "Give a renamed file its 2018 name back (e.g. all_affinities_mine.pkl).",
     )
 
 

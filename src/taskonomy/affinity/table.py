@@ -15,8 +15,11 @@ The project's own text format (``*.csv``), written by the learning pipeline and 
   per-image test loss of each transfer, which a run also writes).
 * ``target``: canonical task name. ``sources``: canonical names joined by ``+``
   (order-insensitive; written sorted); ``self``, ``pixels`` and ``random`` are allowed.
-* ``value``: a finite float. For ``affinity`` each target's values (every order, plus
-  ``self`` and ``random``) sum to 1 when produced by AHP; win rates are in [0, 1].
+* ``value``: a finite float. For ``affinity`` every value must lie in [0, 1] (refused
+  otherwise) and each target's values (every order, plus ``self`` and ``random``) sum to 1
+  when produced by AHP (:func:`normalization_warnings` names targets that do not); win
+  rates are in [0, 1].
+* Files are UTF-8 (a byte-order mark is accepted); errors name the file's line number.
 * 2018 task names are accepted on read and written back as canonical names.
 """
 
@@ -167,8 +170,8 @@ class TransferTable(Mapping[Transfer, float]):
     @classmethod
     def from_csv_text(cls, text: str, origin: str = "<text>") -> TransferTable:
         kind: str = "affinity"
-        lines: list[str] = []
-        for line in text.splitlines():
+        lines: list[tuple[int, str]] = []  # (the file's own 1-based line number, text)
+        for lineno, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
             stripped = line.strip()
             if stripped.startswith("#"):
                 body = stripped[1:].strip()
@@ -176,11 +179,11 @@ class TransferTable(Mapping[Transfer, float]):
                     kind = body.split(":", 1)[1].strip()
                 continue
             if stripped:
-                lines.append(line)
+                lines.append((lineno, line))
         if kind not in TABLE_KINDS:
             raise input_error(f"{origin}: table kind", kind, f"one of {TABLE_KINDS}")
-        reader = csv.reader(lines)
-        header = next(reader, None)
+        rows = [(n, row) for n, line in lines for row in csv.reader([line])]
+        header = rows[0][1] if rows else None
         if header != ["target", "sources", "value"]:
             raise input_error(
                 f"{origin}: CSV header",
@@ -189,19 +192,50 @@ class TransferTable(Mapping[Transfer, float]):
                 "See `taskonomy.affinity.table` for the format.",
             )
         values: dict[Transfer, float] = {}
-        for lineno, row in enumerate(reader, start=2):
+        for lineno, row in rows[1:]:
+            where = f"{origin}: line {lineno}"
             if len(row) != 3:
-                raise input_error(f"{origin}: row {lineno}", row, "3 fields: target,sources,value")
+                raise input_error(where, row, "3 fields: target,sources,value")
             target, sources, raw = row
             try:
                 val = float(raw)
             except ValueError:
-                raise input_error(f"{origin}: row {lineno} value", raw, "a number") from None
+                raise input_error(f"{where} value", raw, "a number") from None
+            if not math.isfinite(val):
+                raise input_error(f"{where} value", raw, "a finite number")
+            if kind == "affinity" and not 0.0 <= val <= 1.0:
+                # AHP affinities are shares of a target's total; one value of 8 would
+                # outweigh every other target in the BIP's objective.
+                raise input_error(f"{where} affinity", raw, "a number in [0, 1]")
             tr = Transfer.of(sources.split("+"), target)
             if tr in values:
-                raise input_error(f"{origin}: row {lineno}", str(tr), "each transfer once")
+                raise input_error(where, str(tr), "each transfer once")
             values[tr] = val
         return cls(values, cast(TableKind, kind))
+
+
+SUM_TOLERANCE = 1e-3
+
+
+def normalization_warnings(table: TransferTable, tol: float = SUM_TOLERANCE) -> list[str]:
+    """One line per target whose affinities do not sum to 1 (within ``tol``).
+
+    AHP affinities of one target sum to 1, which puts every target on the same scale in the
+    BIP's objective. A table that is not normalized still plans (the user may have written
+    it by hand on purpose) but its targets weigh differently: the caller shows these lines.
+    """
+    if table.kind != "affinity":
+        return []
+    sums: dict[str, float] = {}
+    for tr, v in table.items():
+        sums[tr.target] = sums.get(tr.target, 0.0) + v
+    return [
+        f"affinities of target {t!r} sum to {total:.4g}, not 1: it weighs {total:.3g}× as "
+        "much as a normalized target in the plan's objective (use --importance to weigh "
+        "targets on purpose)."
+        for t, total in sums.items()
+        if abs(total - 1.0) > tol
+    ]
 
 
 def read_published(path: str | os.PathLike[str], kind: TableKind | None = None) -> TransferTable:
@@ -225,7 +259,16 @@ def read_table(path: str | os.PathLike[str], kind: TableKind | None = None) -> T
     if p.suffix == ".pkl":
         return read_published(p, kind)
     if p.suffix == ".csv":
-        table = TransferTable.from_csv_text(p.read_text(encoding="utf-8"), origin=str(p))
+        try:
+            text = p.read_text(encoding="utf-8-sig")  # -sig: a BOM (Excel's UTF-8) is fine
+        except UnicodeDecodeError as exc:
+            raise input_error(
+                f"table file {p}",
+                f"byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+                "UTF-8 text",
+                "Save the table as UTF-8.",
+            ) from None
+        table = TransferTable.from_csv_text(text, origin=str(p))
         if kind is not None and table.kind != kind:
             raise input_error(f"{p}: table kind", table.kind, repr(kind))
         return table

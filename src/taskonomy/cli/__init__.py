@@ -7,10 +7,15 @@ Command modules import heavy dependencies (torch) inside their functions so that
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
+# typer ≥ 0.20 vendors click: its usage errors are typer._click's classes, not click's.
+from typer._click import exceptions as click_exceptions
+
 from taskonomy import __version__
+from taskonomy.cli._common import usage_error_line
 
 app = typer.Typer(
     name="taskonomy",
@@ -44,4 +49,16 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    # standalone_mode=False: usage errors come back as exceptions, printed as the one line
+    # the README promises instead of typer's multi-line box.
+    try:
+        code = app(standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # typer printed the help already
+        sys.exit(exc.exit_code)
+    except click_exceptions.UsageError as exc:
+        print(usage_error_line(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # Ctrl-C outside a command's own handling
+        print("error: interrupted.", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from taskonomy.cli._common import user_errors
+from taskonomy.cli._common import interruptible, user_errors
 from taskonomy.errors import input_error
 
 
@@ -43,7 +43,7 @@ def generate(
     from taskonomy.data.bank import Bank
     from taskonomy.data.generate import generate_bank
 
-    with user_errors():
+    with interruptible(f"nothing was written to {out}."), user_errors():
         fractions = parse_fractions(splits)
         path = generate_bank(
             out,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -45,6 +46,7 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Choose which tasks to train and which transfer serves each target."""
+    from taskonomy.affinity.table import normalization_warnings
     from taskonomy.evaluate.plan import load_table_and_winrates, plan
     from taskonomy.taxonomy.request import PlanRequest
 
@@ -55,6 +57,9 @@ def solve(
              "importance": importance, "label_cost": label_cost}
         )  # fmt: skip
         table, wr, _ = load_table_and_winrates(affinities, winrates)
+        request.check_against(table)
+        for line in normalization_warnings(table):
+            print(f"warning: {line}", file=sys.stderr)
         policy = plan(table, request, winrates=wr)
     if as_json:
         typer.echo(json.dumps(policy.to_json(), indent=2))

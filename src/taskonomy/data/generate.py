@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,12 +27,40 @@ from taskonomy.data.bank import (
     scene_seed,
     split_scenes,
 )
+from taskonomy.data.synthetic.scene import SIZE_RANGE, VIEWS_RANGE
 from taskonomy.errors import input_error
 
 RENDERER = "taskonomy.data.synthetic"
 CAMERA_POSE = "camera_pose"  # (V, 4, 4) float32 camera-to-world, from the renderer's _cam_pose
 
 SceneResult = tuple[int, dict[str, np.ndarray], dict[str, Any]]
+
+MAX_SCENES = 1_000_000
+# Bank size model, measured on rendered banks (tests/test_bad_inputs_cli.py checks it bounds a
+# real one): ~47 bytes per pixel per view over every task's label, plus per-scene metadata.
+BYTES_PER_PIXEL_VIEW = 48
+BYTES_PER_SCENE = 16 << 10
+BYTES_PER_BANK = 64 << 10
+
+
+def estimate_bank_bytes(*, scenes: int, views: int, size: int) -> int:
+    """An upper estimate of a synthetic bank's size on disk, in bytes."""
+    per_scene = views * size * size * BYTES_PER_PIXEL_VIEW + BYTES_PER_SCENE
+    return scenes * per_scene + BYTES_PER_BANK
+
+
+def _check_free_space(out: Path, needed: int) -> None:
+    parent = out.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if needed > free:
+        raise input_error(
+            "bank size",
+            f"about {needed / 1e9:.3g} GB",
+            f"at most the {free / 1e9:.3g} GB free on {parent}",
+            "Use fewer --scenes/--views, a smaller --size, or another --out.",
+        )
 
 
 def _make_config(size: int, views: int, overrides: Mapping[str, Any] | None) -> Any:
@@ -102,9 +131,13 @@ def generate_bank(
     ``workers`` defaults to ``os.cpu_count()``; the result does not depend on it. The bank
     appears at ``out`` only once complete (see :func:`~taskonomy.data.bank.atomic_bank_dir`).
     """
-    for what, val, lo in (("--scenes", scenes, 1), ("--views", views, 1), ("--size", size, 8)):
-        if not isinstance(val, int) or val < lo:
-            raise input_error(what, val, f"an integer >= {lo}")
+    for what, val, (lo, hi) in (
+        ("--scenes", scenes, (1, MAX_SCENES)),
+        ("--views", views, VIEWS_RANGE),
+        ("--size", size, SIZE_RANGE),
+    ):
+        if isinstance(val, bool) or not isinstance(val, int) or not lo <= val <= hi:
+            raise input_error(what, val, f"an integer in [{lo}, {hi}]")
     if workers is not None and workers < 1:
         raise input_error("--workers", workers, "an integer >= 1 (or omit it for all cores)")
     if seed < 0:
@@ -121,6 +154,7 @@ def generate_bank(
         "fractions": [float(f) for f in fractions],
     }
     out = Path(out)
+    _check_free_space(out, estimate_bank_bytes(scenes=scenes, views=views, size=size))
     with atomic_bank_dir(out, force=force) as tmp:
         writer = BankWriter(tmp, [views] * scenes)
         bar = progress_bar(progress)
@@ -171,4 +205,12 @@ def progress_bar(enabled: bool) -> Any:
     )
 
 
-__all__ = ["CAMERA_POSE", "RENDERER", "generate_bank", "progress_bar", "render_one"]
+__all__ = [
+    "CAMERA_POSE",
+    "MAX_SCENES",
+    "RENDERER",
+    "estimate_bank_bytes",
+    "generate_bank",
+    "progress_bar",
+    "render_one",
+]

@@ -109,6 +109,7 @@ from taskonomy.tasks import (
 from taskonomy.tasks.spec import LayoutCodec
 
 EXPORT_INFO = "taskonomy_export.json"
+_EXPORTED_BUILDING = re.compile(r"scene_\d{5}")  # bank scene names, kept by the export
 DEPTH_UNITS_PER_M = 512.0  # released depth PNGs: units of 1/512 m
 DEPTH_INVALID = 65535
 DEFAULT_Z_MAX = DEPTH_INVALID / DEPTH_UNITS_PER_M  # 128 m, the range a 16-bit PNG can hold
@@ -543,6 +544,19 @@ class TaskonomyLayout:
             )
         self.views.sort(key=lambda x: (x.building, x.point, x.view))
         self.buildings = sorted({x.building for x in self.views})
+        exported = any(_EXPORTED_BUILDING.fullmatch(b) for b in self.buildings)
+        if exported and not self.info and (z_max is None or curvature_scale is None):
+            # Real Taskonomy data has no metadata and the defaults are its own scales; an
+            # export of a bank (its buildings are bank scene names) has its own, recorded
+            # only in the metadata: the defaults would silently rescale every depth and
+            # curvature label (an export at z_max 20 read back at 128).
+            raise input_error(
+                f"Taskonomy layout {self.root}",
+                f"no {EXPORT_INFO}",
+                "the export's metadata file, or explicit label scales",
+                f"Restore {EXPORT_INFO}, or give both scales: data.z_max and "
+                "data.curvature_scale in the run config (z_max=, curvature_scale= in Python).",
+            )
         self._hw: dict[ViewId, tuple[int, int]] = {}
 
     def path(self, key: str, vid: ViewId) -> Path:
@@ -756,7 +770,8 @@ def import_taskonomy_layout(
                     "missing file",
                     f"one file per view for every imported domain ({len(missing)} "
                     "missing for this view)",
-                    "Pass on_missing='skip' to drop incomplete views.",
+                    "Set data.on_missing: skip in the run config (on_missing='skip' in "
+                    "Python) to drop incomplete views.",
                 )
             skipped.append(f"{vid.building}/point_{vid.point}_view_{vid.view}")
             continue

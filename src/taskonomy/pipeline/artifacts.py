@@ -91,7 +91,7 @@ class RunDir(RunFiles):
         if self.root.exists() and not self.root.is_dir():
             raise TaskonomyError(
                 f"run directory: got {str(self.root)!r}, which is a file; expected a directory "
-                f"(new or from an earlier run). Pass another --run-dir."
+                f"(new or from an earlier run). Pass another --out."
             )
 
     def __repr__(self) -> str:

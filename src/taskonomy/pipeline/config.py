@@ -12,13 +12,23 @@ Unknown keys and bad values are errors that name the offending key.
 
 from __future__ import annotations
 
+import math
 import os
+import reprlib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.tasks import canonical_name, get_task
@@ -27,15 +37,25 @@ PRESETS = ("quick", "standard", "paper")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `lr: .inf` or `.nan` is a typo, never a setting.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# YAML reads `true`/`false` as bools and pydantic would take them for 1/0: integers are strict.
+Int = StrictInt
 
 
 class DataConfig(_Strict):
     source: Literal["synthetic", "taskonomy"] = "synthetic"
     path: str | None = None  # a Taskonomy-layout folder when source == "taskonomy"
-    scenes: int = Field(60, ge=3)
-    views: int = Field(6, ge=3)
-    size: int = Field(64, ge=16)
+    # Label scales of a Taskonomy layout without taskonomy_export.json (the import refuses
+    # to guess them), and what to do with views missing a file.
+    z_max: float | None = Field(None, gt=0)
+    curvature_scale: float | None = Field(None, gt=0)
+    on_missing: Literal["error", "skip"] = "error"
+    scenes: Int = Field(60, ge=3)
+    views: Int = Field(6, ge=3)
+    size: Int = Field(64, ge=16)
     splits: dict[str, float] = Field(
         default_factory=lambda: {"large": 0.6, "small": 0.2, "test": 0.2}
     )
@@ -44,6 +64,10 @@ class DataConfig(_Strict):
     def _check(self) -> DataConfig:
         if set(self.splits) != {"large", "small", "test"}:
             raise ValueError(f"splits must be large/small/test, got {sorted(self.splits)}")
+        # Every stage needs scenes: networks train on large, transfers on small, tests on test.
+        bad = {k: v for k, v in self.splits.items() if not (math.isfinite(v) and v > 0)}
+        if bad:
+            raise ValueError(f"every split fraction must be a number > 0, got {bad}")
         if self.source == "taskonomy" and not self.path:
             raise ValueError("data.path is required when data.source is 'taskonomy'")
         return self
@@ -51,39 +75,41 @@ class DataConfig(_Strict):
 
 class ModelConfig(_Strict):
     encoder: Literal["small_resnet", "resnet50"] = "small_resnet"
-    width: int = Field(32, ge=4)  # small_resnet's base width (resnet50's is fixed)
-    decoder_width: int | None = Field(None, ge=4)  # the decoders' widest layer; None: width
-    bottleneck_channels: int = Field(8, ge=1)
+    width: Int = Field(32, ge=4)  # small_resnet's base width (resnet50's is fixed)
+    decoder_width: Int | None = Field(None, ge=4)  # the decoders' widest layer; None: width
+    bottleneck_channels: Int = Field(8, ge=1)
 
 
 class TrainConfig(_Strict):
-    steps: int = Field(600, ge=1)
-    batch_size: int = Field(32, ge=1)
+    steps: Int = Field(600, ge=1)
+    batch_size: Int = Field(32, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
 
 
 class TransferConfig(_Strict):
-    max_order: int = Field(2, ge=1)
+    max_order: Int = Field(2, ge=1)
     # Train a target's transfers of one order as one grouped network (same arithmetic as one
     # by one). "auto": always for pooled (vector/class) heads; for dense regression maps up
     # to 64², where grouped convolutions beat separate ones on a CPU; never for per-pixel
     # logits or embeddings (benchmarks/bench_transfer.py).
     stacked: Literal["auto", "always", "never"] = "auto"
-    steps: int = Field(300, ge=1)
-    batch_size: int = Field(32, ge=1)
+    steps: Int = Field(300, ge=1)
+    batch_size: Int = Field(32, ge=1)
     lr: float = Field(2e-3, gt=0)
 
 
 class TaxonomyConfig(_Strict):
-    budgets: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 8])
-    orders: list[int | None] = Field(default_factory=lambda: [1, 2, None])
+    budgets: list[Annotated[Int, Field(ge=0)]] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5, 6, 8]
+    )
+    orders: list[Annotated[Int, Field(ge=1)] | None] = Field(default_factory=lambda: [1, 2, None])
 
 
 class RunConfig(_Strict):
     preset: str | None = None
-    seed: int = 0
-    tasks: list[str]
+    seed: Int = Field(0, ge=0)
+    tasks: list[str] = Field(min_length=1)
     novel: list[str] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -91,11 +117,11 @@ class RunConfig(_Strict):
     pixels: TrainConfig = Field(default_factory=lambda: TrainConfig(steps=300))
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
-    workers: int = Field(2, ge=1)
+    workers: Int = Field(2, ge=1)
     # Math-library threads of every train/encode/transfer job, whatever runs it (in-process,
     # pool, Ray): part of the job keys, since float reductions differ between thread counts.
     # 1 was fastest side by side (benchmarks/bench_threads.py); parallelism comes from workers.
-    threads_per_job: int = Field(1, ge=1)
+    threads_per_job: Int = Field(1, ge=1)
     # "stop": a task network that does not beat the mean-label guess ends the run.
     sanity: Literal["stop", "warn"] = "stop"
 
@@ -117,6 +143,9 @@ class RunConfig(_Strict):
         for n in self.tasks:
             if get_task(n).role == "published_only":
                 raise ValueError(f"task {n!r} exists only in the published 2018 files")
+        if not any(get_task(n).role == "task" for n in self.tasks):
+            # `random` (or only source tasks): nothing to transfer into or plan for
+            raise ValueError(f"tasks {self.tasks} name no target task (e.g. normal)")
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")
@@ -142,17 +171,44 @@ def preset_dict(name: str) -> dict[str, Any]:
     return data
 
 
+_short_repr = reprlib.Repr()  # keyword arguments need Python 3.12
+_short_repr.maxlevel, _short_repr.maxlist, _short_repr.maxdict = 3, 6, 6
+_short_repr.maxstring, _short_repr.maxother = 60, 60
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors/aliases: a config never needs them, and a few
+    hundred bytes of nested aliases expand to hundreds of megabytes (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "YAML anchors and aliases (&name, *name) are not allowed in a config; "
+                "write the values out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def _validate(data: dict[str, Any], origin: str) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        got = "" if not err["loc"] else f" (got {err.get('input')!r:.120})"
+        # reprlib: never build the full repr of a huge input just to cut it to 120 chars
+        got = "" if not err["loc"] else f" (got {_short_repr.repr(err.get('input'))})"
         raise TaskonomyError(
             f"{origin}: invalid config at {loc!r}: {err['msg']}{got}. "
             f"Fix that key; see the presets in taskonomy/pipeline/presets/."
         ) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def load_config(
@@ -168,11 +224,18 @@ def load_config(
         p = Path(path)
         origin = str(p)
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = yaml.load(p.read_text(encoding="utf-8-sig"), Loader=_NoAliasLoader)
         except OSError as exc:
             raise input_error("config file", str(p), "a readable YAML file", str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise input_error(
+                f"config file {p}",
+                f"byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+                "UTF-8 text",
+                "Save the file as UTF-8.",
+            ) from None
         except yaml.YAMLError as exc:
-            raise TaskonomyError(f"{p}: not valid YAML: {exc}") from None
+            raise TaskonomyError(f"{p}: not valid YAML: {_one_line(str(exc))}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -562,6 +562,7 @@ def run_jobs(
         raise TaskonomyError(
             f"job {job.label!r} ({job.kind} {job.key}) failed: {error}. "
             f"See its log {rd.log_path(job.kind, job.key)}; {report.n_executed} jobs finished "
-            f"in this call are kept, rerun on {rd.root} to resume."
+            f"in this call are kept: fix the cause shown in the log, then rerun with the same "
+            f"--out {rd.root} to resume."
         )
     return report

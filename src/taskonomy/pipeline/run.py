@@ -86,6 +86,10 @@ class Plan:
         if d.source == "taskonomy":
             assert d.path is not None  # DataConfig requires it for this source
             data["fingerprint"] = layout_fingerprint(d.path)
+        # only when set, so that existing runs keep their job keys
+        data.update(d.model_dump(include={"z_max", "curvature_scale"}, exclude_none=True))
+        if d.on_missing != "error":
+            data["on_missing"] = d.on_missing
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         th = self.threads = cfg.threads_per_job
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}

@@ -151,7 +151,10 @@ def run_data(job: Job, ctx: JobContext) -> dict[str, JSON]:
         from taskonomy.data.taskonomy_layout import import_taskonomy_layout
 
         assert p.path is not None  # DataConfig requires it for this source
-        import_taskonomy_layout(p.path, out)
+        import_taskonomy_layout(
+            p.path, out, z_max=p.z_max, curvature_scale=p.curvature_scale,
+            on_missing=p.on_missing,
+        )  # fmt: skip
     bank = Bank(out)
     return {"views": bank.n_views, "scenes": bank.n_scenes}
 

@@ -49,6 +49,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 RANDOM = "random"  # an untrained encoder: a free source, never picked by the user
 MAX_BODY_BYTES = 1 << 20
+REQUEST_TIMEOUT_S = 30.0  # per connection: a stalled client must not hold a thread forever
+ALLOWED_METHODS = ("GET", "HEAD", "POST")
 FAMILY_ORDER = tuple(task_families())  # the task registry owns family order and colour
 
 # Files the page may load; nothing else under static/ (or anywhere) is served.
@@ -151,11 +153,12 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
     ordered = {f: families[f] for f in FAMILY_ORDER if f in families}
     ordered.update({f: v for f, v in families.items() if f not in ordered})
     max_order = table.max_order()
+    # The command line keeps the path as the user gave it, so that it runs as printed.
     cli = ["taskonomy", "solve", "--affinities", str(data.affinity_path)]
     if data.winrates_path is not None:
         cli += ["--winrates", str(data.winrates_path)]
     return {
-        "affinities": str(data.affinity_path),
+        "affinities": data.affinity_path.name,  # shown on the page: the name, not the path
         "has_winrates": data.winrates is not None,
         "targets": targets,
         "sources": sources,
@@ -191,6 +194,7 @@ parse_solve_request = PlanRequest.build
 
 def solve(data: SolverData, request: PlanRequest) -> Policy:
     """Plan with the request's choices: exactly what ``taskonomy solve`` computes."""
+    request.check_against(data.affinities)
     return P.plan(data.affinities, request, winrates=data.winrates)
 
 
@@ -220,6 +224,7 @@ class SolverServer(ThreadingHTTPServer):
         # HiGHS instances are independent, but one person drives the page: solving one request
         # at a time keeps the CPU free and the log readable.
         self.solve_lock = threading.Lock()
+        self.request_timeout = REQUEST_TIMEOUT_S
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
@@ -251,6 +256,24 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "taskonomy-serve"
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        # http.server's class-wide `timeout` is None (wait forever): one per connection here.
+        self.connection.settimeout(self.server.request_timeout)
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.command in ALLOWED_METHODS:
+            return True
+        # Instead of http.server's 501 HTML page: a JSON 405 that says what is allowed.
+        self.close_connection = True
+        self._error(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            f"method {self.command} is not supported; use GET, or POST /api/solve.",
+        )
+        return False
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -262,6 +285,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", _CSP)
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", ", ".join(ALLOWED_METHODS))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -312,16 +337,33 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(HTTPStatus.LENGTH_REQUIRED, "send the JSON body with a Content-Length.")
             return
-        if not 0 <= length <= MAX_BODY_BYTES:
+        if length < 0:
+            self.close_connection = True
+            self._error(HTTPStatus.BAD_REQUEST, f"Content-Length {length} is negative.")
+            return
+        if length > MAX_BODY_BYTES:
             self.close_connection = True
             self._error(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"request body of {length} bytes; expected at most {MAX_BODY_BYTES}.",
             )
             return
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            # the client stopped sending: drop the connection (logged, no traceback)
+            log.info("request body not received within %ss", self.server.request_timeout)
+            self.close_connection = True
+            return
+        if len(raw) < length:
+            self.close_connection = True
+            self._error(HTTPStatus.BAD_REQUEST, f"request body ended after {len(raw)} bytes.")
+            return
         try:
             body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except RecursionError:
+            self._error(HTTPStatus.BAD_REQUEST, "request body is nested too deeply.")
+            return
         except (UnicodeDecodeError, ValueError) as exc:
             self._error(HTTPStatus.BAD_REQUEST, f"request body is not valid JSON ({exc}).")
             return

@@ -13,12 +13,12 @@ Task names may be canonical or 2018 names; the request holds canonical ones.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.tasks import canonical_name
 
@@ -29,6 +29,27 @@ _UNLIMITED = ("unlimited", "all", "none", "inf")
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_float(value: object) -> float:
+    """A JSON/CLI number as a float; NaN for anything else (bools, text, ints past 1e308)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    if not _is_number(value):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:  # a 400-digit integer
+        return math.nan
+
+
+def _short(value: object) -> object:
+    """A value for an error message: long numbers (a 400-digit integer) cut short."""
+    text = value if isinstance(value, str) else repr(value)
+    return value if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
 
 
 def parse_names(value: object, what: str = "targets") -> list[str] | None:
@@ -62,20 +83,25 @@ def parse_assignments(value: object, what: str) -> dict[str, float] | None:
                 raise input_error(
                     what, item, "TASK=NUMBER pairs separated by commas, e.g. normal=2"
                 )
-            try:
-                pairs.append((name, float(text)))
-            except ValueError:
-                raise input_error(f"{what} for {name.strip()!r}", text, "a number") from None
+            number = _as_float(text)
+            if math.isnan(number) and text.strip().lower() != "nan":
+                raise input_error(f"{what} for {name.strip()!r}", text, "a number")
+            pairs.append((name, number))
     elif isinstance(value, dict):
         pairs = [(str(k), v) for k, v in value.items()]
     else:
         raise input_error(what, value, "an object {task: number}, a 't=w,u=v' string, or null")
     out: dict[str, float] = {}
+    flag = "--" + what.replace("_", "-")
     for name, raw in pairs:
-        number = float(raw) if _is_number(raw) else math.nan  # type: ignore[arg-type]
+        number = _as_float(raw)
         if not math.isfinite(number) or number < 0:
-            raise input_error(f"{what} for {name.strip()!r}", raw, "a finite number ≥ 0")
-        out[canonical_name(name.strip())] = number
+            raise input_error(f"{what} for {name.strip()!r}", _short(raw), "a finite number ≥ 0")
+        key = canonical_name(name.strip())
+        if key in out:
+            # "normal=1,normal=5": which one did the user mean? Refuse instead of guessing.
+            raise input_error(f"{what} ({flag})", f"{key} twice", "each task at most once")
+        out[key] = number
     return out or None
 
 
@@ -91,20 +117,15 @@ def parse_max_order(value: object) -> int | None:
         except ValueError:
             raise input_error("max order", value, "an integer ≥ 1 or 'unlimited'") from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise input_error("max order", value, "an integer ≥ 1 or 'unlimited'")
+        raise input_error("max order", _short(value), "an integer ≥ 1 or 'unlimited'")
     return value
 
 
 def parse_budget(value: object) -> float:
     """A finite number ≥ 0 (or its text): the total label cost of the trained tasks."""
-    number = math.nan
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            number = float(value)
-    elif _is_number(value):
-        number = float(value)  # type: ignore[arg-type]
+    number = _as_float(value)
     if not math.isfinite(number) or number < 0:
-        raise input_error("budget", value, "a finite number ≥ 0 (total label cost)")
+        raise input_error("budget", _short(value), "a finite number ≥ 0 (total label cost)")
     return number
 
 
@@ -167,6 +188,21 @@ class PlanRequest(BaseModel):
                 raise TaskonomyError(str(cause)) from None
             field = ".".join(str(p) for p in first["loc"])  # pragma: no cover - parsed above
             raise input_error(field, first.get("input"), first["msg"]) from None  # pragma: no cover
+
+    def check_against(self, table: TransferTable) -> None:
+        """Refuse sources the table cannot use: a name it never has as a source (and that
+        has no ``self`` entry to be trained from) would be dropped from the plan silently."""
+        if not self.sources:
+            return
+        known = {*table.sources(), *(tr.target for tr in table if tr.is_self)}
+        missing = [s for s in self.sources if s not in known]
+        if missing:
+            raise input_error(
+                "sources (--sources)",
+                missing[0],
+                f"a task the table has as a source or with a self entry, {one_of(known)}",
+                "Drop it from --sources, or use a table that measured it.",
+            )
 
     def plan_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`taskonomy.taxonomy.plan.plan`."""

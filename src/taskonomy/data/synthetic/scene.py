@@ -75,6 +75,11 @@ I64 = NDArray[np.int64]
 # configuration
 
 
+# The renderer's limits (image side in pixels, views per scene): `taskonomy generate` names them.
+SIZE_RANGE = (16, 1024)
+VIEWS_RANGE = (3, 64)
+
+
 @dataclass(frozen=True)
 class SceneConfig:
     """What to render: image size, views per scene and generator knobs.
@@ -102,15 +107,18 @@ class SceneConfig:
     mask_fraction: float = 0.5
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or not 16 <= self.size <= 1024:
+        if not isinstance(self.size, int) or not SIZE_RANGE[0] <= self.size <= SIZE_RANGE[1]:
             raise input_error(
-                "SceneConfig.size", self.size, "an int in [16, 1024]", "Use e.g. size=64."
+                "SceneConfig.size",
+                self.size,
+                f"an int in [{SIZE_RANGE[0]}, {SIZE_RANGE[1]}]",
+                "Use e.g. size=64.",
             )
-        if not isinstance(self.views, int) or not 3 <= self.views <= 64:
+        if not isinstance(self.views, int) or not VIEWS_RANGE[0] <= self.views <= VIEWS_RANGE[1]:
             raise input_error(
                 "SceneConfig.views",
                 self.views,
-                "an int in [3, 64]",
+                f"an int in [{VIEWS_RANGE[0]}, {VIEWS_RANGE[1]}]",
                 "Multi-view tasks need at least 3 views per scene.",
             )
         if not 20.0 <= float(self.fov_deg) <= 120.0:
