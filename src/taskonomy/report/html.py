@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),
     ("sanity", "Sanity checks"),
+    ("diagnostics", "Diagnostics: is there signal?"),
     ("loss-ratios", "Before AHP: test-loss ratios"),
     ("affinities", "After AHP: first-order affinities"),
     ("tree", "Task-similarity tree"),
@@ -550,6 +551,7 @@ def build_report(
     )
     if not inp.policies or budgets is not None or orders is not None:
         _solve(inp, budgets, orders)
+    from taskonomy.report.diagnostics import diagnostics_section
 
     out = Path(out_dir)
     figs = _Figures(out / "figures", dpi)
@@ -557,6 +559,7 @@ def build_report(
     bodies = {
         "dataset": lambda: _section_dataset(inp, figs),
         "sanity": lambda: _section_sanity(inp),
+        "diagnostics": lambda: diagnostics_section(inp.run_dir),
         "loss-ratios": lambda: _section_loss_ratios(inp, figs),
         "affinities": lambda: _section_affinities(inp, figs),
         "tree": lambda: _section_tree(inp, figs),
