@@ -97,3 +97,20 @@ def test_tiny_run_writes_diagnostics_and_effects(tiny_run: tuple[Path, Any]) -> 
     page = files.report_dir / "index.html"
     if page.is_file():
         assert "Diagnostics" in page.read_text()
+
+
+def test_heatmap_marks_a_tied_row_no_signal() -> None:
+    from taskonomy.report.figures import affinity_heatmap, tied_rows
+
+    tasks = ["depth_zbuffer", "normal", "principal_curvature"]
+    values = {}
+    for t in tasks:
+        for i, s in enumerate([*tasks, "self"]):
+            # principal_curvature: every transfer tied (all losses equal)
+            values[Transfer((s,), t)] = 0.25 if t == "principal_curvature" else 0.1 + 0.1 * i
+    table = TransferTable(values, "affinity")
+    m, tg, _ = table.first_order_matrix()
+    assert tied_rows(m).tolist() == [t == "principal_curvature" for t in tg]
+    fig = affinity_heatmap(table)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["no signal (tied)"]

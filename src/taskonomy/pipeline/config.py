@@ -78,11 +78,17 @@ class TransferConfig(_Strict):
 class TaxonomyConfig(_Strict):
     budgets: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 8])
     orders: list[int | None] = Field(default_factory=lambda: [1, 2, None])
+    # With several seeds: plan from the first seed's affinities, or from their mean.
+    plan_from: Literal["seed", "mean"] = "seed"
 
 
 class RunConfig(_Strict):
     preset: str | None = None
     seed: int = 0
+    # Several training seeds sharing one data job (``taskonomy run --seeds 0,1``); the
+    # data stays drawn from ``data_seed`` (default: ``seed``).
+    seeds: list[int] | None = Field(None, min_length=1)
+    data_seed: int | None = None
     tasks: list[str]
     novel: list[str] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -113,6 +119,8 @@ class RunConfig(_Strict):
         for n in self.tasks:
             if get_task(n).role == "published_only":
                 raise ValueError(f"task {n!r} exists only in the published 2018 files")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"duplicate seeds in {self.seeds}")
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")

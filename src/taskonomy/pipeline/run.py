@@ -87,7 +87,8 @@ class Plan:
         d = cfg.data
         data: dict[str, Any] = {
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
-            "size": d.size, "splits": d.splits, "seed": cfg.seed,
+            "size": d.size, "splits": d.splits,
+            "seed": cfg.seed if cfg.data_seed is None else cfg.data_seed,
         }  # fmt: skip
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
@@ -186,9 +187,18 @@ def run_pipeline(
     *,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    run_dir: RunDir | None = None,
 ) -> RunResult:
-    """Run (or resume) the whole pipeline into ``out``; returns the measured tables."""
-    rd = RunDir(out)
+    """Run (or resume) the whole pipeline into ``out``; returns the measured tables.
+
+    With ``cfg.seeds``, one run per seed under ``out/seeds/<seed>/`` (shared jobs and data;
+    :mod:`taskonomy.pipeline.seeds`). ``run_dir``: where jobs live, if not ``out/jobs``.
+    """
+    if cfg.seeds:
+        from taskonomy.pipeline.seeds import run_seeds
+
+        return run_seeds(cfg, out, executor=executor, progress=progress)
+    rd = run_dir or RunDir(out)
     rd.ensure()
     atomic_write_text(rd.config_path, dump_config(cfg))
     ex = executor or InProcessExecutor()
@@ -275,8 +285,11 @@ def _measure(
     guesses = {t: diagnose.guess_losses(rd, plan.train[t].key) for t in plan.targets}
     affinities, consistency = affinity_table(diagnose.guarded(per_target, guesses))
     diagnose.write_effects(rd, per_target, guesses)
-    vs_self = win_rate_table(with_pixels, "self", "wins_vs_self")
-    vs_pixels = win_rate_table(with_pixels, "pixels", "wins_vs_pixels")
+    # Gain/Quality under the constant-guess rule: a transfer that loses to the guess on
+    # average loses every image to a self/pixels network that does not.
+    guarded = diagnose.guarded(with_pixels, guesses)
+    vs_self = win_rate_table(guarded, "self", "wins_vs_self")
+    vs_pixels = win_rate_table(guarded, "pixels", "wins_vs_pixels")
     # Mean test loss per transfer (with self and pixels): the raw material of AHP, for the
     # report's "before AHP" heatmap (loss ratios). Written in the table text format.
     mean_losses = {
