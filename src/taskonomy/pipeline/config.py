@@ -98,7 +98,7 @@ class RunConfig(_Strict):
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
     workers: int = Field(2, ge=1)
-    # "stop": a task network that does not beat the mean-label guess ends the run.
+    # "stop": a task network that does not beat the constant guess (or kept step 0) ends the run.
     sanity: Literal["stop", "warn"] = "stop"
 
     @field_validator("tasks", "novel")

@@ -339,12 +339,13 @@ def _section_sanity(inp: _Inputs) -> str:
         except ValueError:
             failed = False
         classes.append("fail" if failed else "")
-    head = ["task", "family", "test loss", "mean-label guess loss", "win rate vs guess",
+    head = ["task", "family", "test loss", "constant guess loss", "win rate vs guess",
             "win rate vs random encoder"]  # fmt: skip
     return (
-        "<p>Each task network against the mean-label guess and against a read-out of a random "
-        "encoder, on the test split (win rate = fraction of test images with a lower loss; "
-        "the paper's Table 1). Rows in red do not beat the guess.</p>" + _table(head, rows, classes)
+        "<p>Each task network against the loss-optimal constant guess and against a read-out "
+        "of a random encoder, on the test split (win rate = fraction of test images with a "
+        "lower loss; the paper's Table 1). Rows in red do not beat the guess.</p>"
+        + _table(head, rows, classes)
     )
 
 
