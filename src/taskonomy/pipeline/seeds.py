@@ -105,7 +105,7 @@ def seed_agreement(
         return out
     agree = [affinity_agreement(tables[i], tables[j]) for i, j in pairs]
     for key in ("spearman_pooled", "spearman_target_median"):
-        vals = [a[key] for a in agree if a[key] is not None]
+        vals = [v for a in agree if (v := a[key]) is not None]
         out[key] = float(np.mean(vals)) if vals else None
     for name in taxonomies[0]:
         scratch = [tx.get(name, {}).get("scratch") for tx in taxonomies]

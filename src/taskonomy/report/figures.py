@@ -238,7 +238,8 @@ def affinity_heatmap(
     )  # fmt: skip
     _task_matrix_axes(ax, src, tg)
     for i in np.flatnonzero(blank):
-        ax.text((len(src) - 1) / 2, i, "no signal (tied)", ha="center", va="center", fontsize=8)
+        mid = (len(src) - 1) / 2
+        ax.text(mid, float(i), "no signal (tied)", ha="center", va="center", fontsize=8)
     ax.set_xlabel("source task (frozen encoder)")
     ax.set_ylabel("target task")
     kind = table.kind.replace("_", " ")
