@@ -187,18 +187,17 @@ def run_pipeline(
     *,
     executor: Executor | None = None,
     progress: Progress | None = None,
-    run_dir: RunDir | None = None,
 ) -> RunResult:
     """Run (or resume) the whole pipeline into ``out``; returns the measured tables.
 
-    With ``cfg.seeds``, one run per seed under ``out/seeds/<seed>/`` (shared jobs and data;
-    :mod:`taskonomy.pipeline.seeds`). ``run_dir``: where jobs live, if not ``out/jobs``.
+    With ``cfg.seeds``, one run per seed, outputs under ``out/seeds/<seed>/`` (shared jobs
+    and data; :mod:`taskonomy.pipeline.seeds`).
     """
     if cfg.seeds:
         from taskonomy.pipeline.seeds import run_seeds
 
         return run_seeds(cfg, out, executor=executor, progress=progress)
-    rd = run_dir or RunDir(out)
+    rd = RunDir(out)
     rd.ensure()
     atomic_write_text(rd.config_path, dump_config(cfg))
     ex = executor or InProcessExecutor()

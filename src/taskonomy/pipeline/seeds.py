@@ -24,7 +24,6 @@ import os
 import shutil
 from collections.abc import Sequence
 from itertools import combinations
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,23 +35,7 @@ from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
 from taskonomy.pipeline.executors import Executor
 from taskonomy.pipeline.progress import Progress
-from taskonomy.rundir import SEEDS
-
-
-class SeedRunDir(RunDir):
-    """A seed's output folder whose jobs and logs live in the shared top-level run."""
-
-    def __init__(self, path: str | os.PathLike[str], shared: RunDir) -> None:
-        super().__init__(path)
-        self.shared = shared
-
-    @property
-    def jobs_dir(self) -> Path:
-        return self.shared.jobs_dir
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.shared.logs_dir
+from taskonomy.rundir import SEEDS, TABLES, TAXONOMIES
 
 
 def mean_affinities(tables: Sequence[TransferTable]) -> TransferTable:
@@ -128,17 +111,25 @@ def run_seeds(
     assert cfg.seeds
     root = RunDir(out)
     root.ensure()
-    atomic_write_text(root.config_path, dump_config(cfg))
     data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     results = []
     for seed in cfg.seeds:
+        # Each seed runs in the top-level run (one jobs folder: its data job is shared);
+        # its outputs are then moved to seeds/<seed>/.
         one = cfg.model_copy(update={"seed": seed, "seeds": None, "data_seed": data_seed})
-        rd = SeedRunDir(root.sub(SEEDS) / str(seed), root)
-        results.append(run_pipeline(one, rd.root, executor=executor, progress=progress,
-                                    run_dir=rd))  # fmt: skip
+        result = run_pipeline(one, root.root, executor=executor, progress=progress)
+        dest = root.sub(SEEDS) / str(seed)
+        for name in (TABLES, TAXONOMIES):
+            if (dest / name).exists():
+                shutil.rmtree(dest / name)
+            shutil.move(root.root / name, dest / name)
+        shutil.move(root.config_path, dest / "config.yaml")
+        result.run_dir = dest
+        results.append(result)
+    atomic_write_text(root.config_path, dump_config(cfg))
     first = results[0]
     # The top level: the first seed's tables, then the planned table and its taxonomies.
-    shutil.copytree(first.run_dir / "tables", root.sub("tables"), dirs_exist_ok=True)
+    shutil.copytree(first.run_dir / TABLES, root.sub(TABLES), dirs_exist_ok=True)
     tables = [r.affinities for r in results]
     planned = mean_affinities(tables) if cfg.taxonomy.plan_from == "mean" else first.affinities
     planned.write_csv(root.table_path("affinity"))
