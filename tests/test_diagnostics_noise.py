@@ -59,3 +59,9 @@ def test_relative_effect_by_hand() -> None:
     assert eff.high == pytest.approx(-0.1 + 3.1824 * 0.070711, abs=1e-3)
     const = relative_effect(ref * 2, ref)
     assert (const.rel, const.low, const.high) == (1.0, 1.0, 1.0)
+
+
+def test_a_tie_with_the_guess_up_to_rounding_is_not_flagged() -> None:
+    guess = np.array([0.1, 0.2, 0.3], dtype=np.float32).astype(np.float64)
+    same = guess * (1 + 1e-9)  # the network that kept the guess, scored with rounding
+    assert loses_to_guess(np.stack([same, guess * 1.01]), guess).tolist() == [False, True]

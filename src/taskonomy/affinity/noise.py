@@ -38,6 +38,8 @@ from scipy import stats
 from taskonomy.affinity.table import Transfer
 from taskonomy.errors import input_error
 
+_RTOL, _ATOL = 1e-6, 1e-12
+
 
 def loses_to_guess(losses: np.ndarray, guess: np.ndarray) -> np.ndarray:
     """(n,) bool: rows of ``losses`` (n, m) whose mean is above the mean of ``guess`` (m,)."""
@@ -45,7 +47,9 @@ def loses_to_guess(losses: np.ndarray, guess: np.ndarray) -> np.ndarray:
     g = np.asarray(guess, dtype=np.float64)
     if arr.ndim != 2 or g.shape != (arr.shape[1],):
         raise input_error("losses / guess shapes", (arr.shape, g.shape), "(n, m) and (m,)")
-    return arr.mean(axis=1) > g.mean()
+    # A relative tolerance keeps float noise (a network that kept the guess itself scores
+    # its losses up to rounding) from flagging a tie.
+    return arr.mean(axis=1) > g.mean() * (1 + _RTOL) + _ATOL
 
 
 def guard_losses(losses: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
