@@ -69,3 +69,19 @@ def test_duplicate_seeds_rejected(tiny_config: dict[str, Any]) -> None:
 
     with pytest.raises(TaskonomyError, match="seeds"):
         load_config(overrides={**tiny_config, "seeds": [1, 1]})
+
+
+def test_cli_bad_seeds_is_one_line(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from taskonomy.cli import run as run_cmd
+
+    app = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    run_cmd.register(app)
+    app.command("noop")(lambda: None)  # a second command keeps `run` a subcommand
+    res = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "r"), "--seeds", "0,x"])
+    assert res.exit_code != 0
+    lines = [ln for ln in res.output.strip().splitlines() if ln]
+    assert len(lines) == 1 and "--seeds" in lines[0], res.output
+    assert not (tmp_path / "r").exists()
