@@ -41,11 +41,12 @@ def test_mean_label_guess_by_hand() -> None:
     got = mean_label_guess("class_scene", lab, {"n_scene_classes": 4})
     want = torch.log(torch.tensor([0.5, 0.25, 0.25, 0.0]) + 1e-6)
     torch.testing.assert_close(got, want)
-    # Masked regression: the per-pixel mean over valid pixels only (0 where none is).
+    # Masked L1: the per-pixel (lower) median over valid pixels only (0 where none is);
+    # any value in [1, 3] minimizes the L1 loss of the labels 1 and 3.
     y = torch.tensor([[[[1.0, 2.0]]], [[[3.0, 4.0]]]])  # (N=2, 1, 1, 2)
     m = torch.tensor([[[[True, False]]], [[[True, False]]]])
     got = mean_label_guess("depth_zbuffer", {"depth_zbuffer": y, MASK: m}, {})
-    torch.testing.assert_close(got, torch.tensor([[[2.0, 0.0]]]))
+    torch.testing.assert_close(got, torch.tensor([[[1.0, 0.0]]]))
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ the report, the solver page and the CLI read them. Layout (besides ``jobs/`` and
     <run>/
       config.yaml
       tables/affinities.csv, wins_vs_self.csv, wins_vs_pixels.csv, losses.csv, sanity.csv,
-             novel_<task>.json
+             effects.csv, diagnostics.json, novel_<task>.json
       taxonomies/budget<B>_order<K>.json
       report/index.html
 """
@@ -24,6 +24,9 @@ WINS_VS_SELF_CSV = "wins_vs_self.csv"
 WINS_VS_PIXELS_CSV = "wins_vs_pixels.csv"
 LOSSES_CSV = "losses.csv"
 SANITY_CSV = "sanity.csv"
+EFFECTS_CSV = "effects.csv"
+DIAGNOSTICS_JSON = "diagnostics.json"
+SEEDS = "seeds"
 NOVEL_PREFIX = "novel_"
 #: table kind → its file in ``tables/`` (also the layout of a packaged table set)
 TABLE_FILES: dict[str, str] = {
@@ -63,6 +66,14 @@ class RunFiles:
     @property
     def sanity_csv(self) -> Path:
         return self.tables_dir / SANITY_CSV
+
+    @property
+    def effects_csv(self) -> Path:
+        return self.tables_dir / EFFECTS_CSV
+
+    @property
+    def diagnostics_json(self) -> Path:
+        return self.tables_dir / DIAGNOSTICS_JSON
 
     def novel_json(self, task: str) -> Path:
         return self.tables_dir / f"{NOVEL_PREFIX}{task}.json"

@@ -28,6 +28,9 @@ def run(
         [], "--novel", help="Hold a task out of the sources (all-for-one); repeatable."
     ),
     seed: int | None = typer.Option(None, "--seed", help="Override the config's seed."),
+    seeds: str | None = typer.Option(
+        None, "--seeds", help="Training seeds, e.g. 0,1: one run each, sharing the data."
+    ),
     executor: str = typer.Option(
         "auto",
         "--executor",
@@ -49,6 +52,8 @@ def run(
             overrides["seed"] = seed
         if workers is not None:
             overrides["workers"] = workers
+        if seeds is not None:
+            overrides["seeds"] = _parse_seeds(seeds)
         if novel:
             overrides["novel"] = novel
         cfg = load_config(config, preset or (None if config else "quick"), overrides)
@@ -90,6 +95,16 @@ def _stop_on_sigterm(out: Path) -> Iterator[None]:
         raise typer.Exit(EXIT_SIGTERM) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    from taskonomy.errors import input_error
+
+    try:
+        return [int(s) for s in text.split(",") if s.strip()] or [int("")]
+    except ValueError:
+        raise input_error("--seeds", text, "comma-separated integers, e.g. 0,1",
+                          "Pass --seeds 0,1.") from None  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

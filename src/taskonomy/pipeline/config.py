@@ -104,11 +104,17 @@ class TaxonomyConfig(_Strict):
         default_factory=lambda: [1, 2, 3, 4, 5, 6, 8]
     )
     orders: list[Annotated[Int, Field(ge=1)] | None] = Field(default_factory=lambda: [1, 2, None])
+    # With several seeds: plan from the first seed's affinities, or from their mean.
+    plan_from: Literal["seed", "mean"] = "seed"
 
 
 class RunConfig(_Strict):
     preset: str | None = None
     seed: Int = Field(0, ge=0)
+    # Several training seeds sharing one data job (``taskonomy run --seeds 0,1``); the
+    # data stays drawn from ``data_seed`` (default: ``seed``).
+    seeds: list[Annotated[Int, Field(ge=0)]] | None = Field(None, min_length=1)
+    data_seed: Int | None = Field(None, ge=0)
     tasks: list[str] = Field(min_length=1)
     novel: list[str] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -122,7 +128,7 @@ class RunConfig(_Strict):
     # pool, Ray): part of the job keys, since float reductions differ between thread counts.
     # 1 was fastest side by side (benchmarks/bench_threads.py); parallelism comes from workers.
     threads_per_job: Int = Field(1, ge=1)
-    # "stop": a task network that does not beat the mean-label guess ends the run.
+    # "stop": a task network that does not beat the constant guess (or kept step 0) ends the run.
     sanity: Literal["stop", "warn"] = "stop"
 
     @field_validator("tasks", "novel")
@@ -146,6 +152,8 @@ class RunConfig(_Strict):
         if not any(get_task(n).role == "task" for n in self.tasks):
             # `random` (or only source tasks): nothing to transfer into or plan for
             raise ValueError(f"tasks {self.tasks} name no target task (e.g. normal)")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"duplicate seeds in {self.seeds}")
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")

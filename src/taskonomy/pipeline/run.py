@@ -15,19 +15,23 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from taskonomy.affinity.ahp import AHP, affinity_table, win_rate, win_rate_table
+from taskonomy.affinity.noise import guard_losses
 from taskonomy.affinity.table import Transfer, TransferTable
 from taskonomy.data.taskonomy_layout import layout_fingerprint
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
 from taskonomy.nn.decoders import is_dense
-from taskonomy.pipeline import stages  # noqa: F401  (registers the job kinds)
+from taskonomy.pipeline import (
+    diagnose,
+    stages,  # noqa: F401  (registers the job kinds)
+)
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
 from taskonomy.pipeline.executors import Executor, InProcessExecutor
@@ -40,7 +44,8 @@ from taskonomy.transfer.orders import higher_order_sources, rank_sources
 # Bump when a job kind's output changes meaning: finished artifacts are then recomputed.
 # 2: decoders end in a transposed conv; transfers early-stop on held-out scenes.
 # 3: seeds derived from the run's seed, a role and names only (taskonomy.seeds).
-VERSION = "3"
+# 4: the guess is the loss-optimal constant (train/constant.py): init and guess_losses.
+VERSION = "4"
 DATA_VERSION = "1"  # the fingerprint param (Taskonomy layouts) changes those keys anyway
 
 
@@ -51,6 +56,7 @@ class SanityRow:
     guess_loss: float
     win_vs_guess: float
     win_vs_random: float | None
+    best_step: int | None = None  # the step the network kept; 0: it learned nothing
 
 
 @dataclass
@@ -65,6 +71,7 @@ class RunResult:
     reports: list[RunReport] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     consistency: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # diagnostics' plain warnings
 
 
 class Plan:
@@ -81,7 +88,8 @@ class Plan:
         d = cfg.data
         data: dict[str, Any] = {
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
-            "size": d.size, "splits": d.splits, "seed": cfg.seed,
+            "size": d.size, "splits": d.splits,
+            "seed": cfg.seed if cfg.data_seed is None else cfg.data_seed,
         }  # fmt: skip
         if d.source == "taskonomy":
             assert d.path is not None  # DataConfig requires it for this source
@@ -193,8 +201,14 @@ def run_pipeline(
     """Run (or resume) the whole pipeline into ``out``; returns the measured tables.
 
     One writer per run directory: a second concurrent run into ``out`` is refused.
+    With ``cfg.seeds``, one run per seed, outputs under ``out/seeds/<seed>/`` (shared jobs
+    and data; :mod:`taskonomy.pipeline.seeds`), all under the one lock.
     """
     with RunDir(out).locked():
+        if cfg.seeds:
+            from taskonomy.pipeline.seeds import run_seeds
+
+            return run_seeds(cfg, out, executor=executor, progress=progress)
         return _run_pipeline(cfg, out, executor=executor, progress=progress)
 
 
@@ -231,6 +245,7 @@ def _run_pipeline(
     higher: dict[Transfer, Job] = {}
     for target in plan.targets:
         trs, losses = _target_rows(losses_of, plan, target, first)
+        losses = guard_losses(losses, diagnose.guess_losses(rd, plan.train[target].key))[0]
         aff = AHP().fit(losses).affinity_
         scores = {
             tr.sources[0]: float(a)
@@ -255,15 +270,18 @@ def _sanity_guess(rd: RunDir, plan: Plan, losses_of: JobLosses) -> list[SanityRo
     rows, failed = [], []
     for task, job in plan.train.items():
         net = losses_of(job)
-        guess = np.load(rd.job_dir("train", job.key) / "guess_losses.npy")
+        guess = diagnose.guess_losses(rd, job.key)
         w = win_rate(net, guess)
-        rows.append(SanityRow(task, float(net.mean()), float(guess.mean()), w, None))
+        step = diagnose.best_step(rd, job.key)
+        rows.append(SanityRow(task, float(net.mean()), float(guess.mean()), w, None, step))
         if w <= 0.5:
             failed.append(f"{task} (win rate {w:.2f})")
+        elif step == 0:  # early stopping kept the initialization: the guess itself
+            failed.append(f"{task} (kept step 0)")
     if failed and plan.cfg.sanity == "stop":
         raise TaskonomyError(
-            "sanity check failed: these task networks do not beat the mean-label guess on "
-            f"the test split: {', '.join(failed)}. Train longer (train.steps), use more "
+            "sanity check failed: these task networks do not beat the loss-optimal constant "
+            f"guess on the test split: {', '.join(failed)}. Train longer (train.steps), use more "
             f"scenes (data.scenes) or larger images; logs are in {rd.logs_dir}. "
             "(Set `sanity: warn` to continue anyway.)"
         )
@@ -285,9 +303,14 @@ def _measure(
         per_target[target] = (trs, losses)
         pix = losses_of(plan.pixels[target])
         with_pixels[target] = ([*trs, Transfer(("pixels",), target)], np.vstack([losses, pix]))
-    affinities, consistency = affinity_table(per_target)
-    vs_self = win_rate_table(with_pixels, "self", "wins_vs_self")
-    vs_pixels = win_rate_table(with_pixels, "pixels", "wins_vs_pixels")
+    guesses = {t: diagnose.guess_losses(rd, plan.train[t].key) for t in plan.targets}
+    affinities, consistency = affinity_table(diagnose.guarded(per_target, guesses))
+    diagnose.write_effects(rd, per_target, guesses)
+    # Gain/Quality under the constant-guess rule: a transfer that loses to the guess on
+    # average loses every image to a self/pixels network that does not.
+    guarded = diagnose.guarded(with_pixels, guesses)
+    vs_self = win_rate_table(guarded, "self", "wins_vs_self")
+    vs_pixels = win_rate_table(guarded, "pixels", "wins_vs_pixels")
     # Mean test loss per transfer (with self and pixels): the raw material of AHP, for the
     # report's "before AHP" heatmap (loss ratios). Written in the table text format.
     mean_losses = {
@@ -307,16 +330,19 @@ def _measure(
     atomic_write_text(
         rd.sanity_csv,
         _csv_text(
-            ["task", "test_loss", "guess_loss", "win_vs_guess", "win_vs_random"],
-            [[r.task, r.test_loss, r.guess_loss, r.win_vs_guess, r.win_vs_random]
+            ["task", "test_loss", "guess_loss", "win_vs_guess", "win_vs_random", "best_step"],
+            [[r.task, r.test_loss, r.guess_loss, r.win_vs_guess, r.win_vs_random, r.best_step]
              for r in sanity],
         ),
     )  # fmt: skip
 
+    diag = diagnose.write_diagnostics(rd, per_target, guesses, [asdict(r) for r in sanity],
+                                      consistency, affinities)  # fmt: skip
+
     taxonomies = _taxonomies(rd, plan, affinities, (vs_pixels, vs_self))
     novel = _novel(rd, plan, transfers, taxonomies, losses_of)
     return RunResult(rd.root, affinities, vs_self, vs_pixels, sanity, taxonomies, novel,
-                     consistency=consistency)  # fmt: skip
+                     consistency=consistency, warnings=diag["warnings"])  # fmt: skip
 
 
 def _taxonomies(

@@ -7,7 +7,7 @@ kind        artifacts
 ==========  ===========================================================================
 data        ``bank/`` (the image bank: synthetic, or imported from a Taskonomy layout)
 train       ``model.safetensors``; ``test_losses.npy`` (N_test,) of the network (the
-            target's ``self``); ``guess_losses.npy`` (N_test,) of the mean-label guess
+            target's ``self``); ``guess_losses.npy`` (N_test,) of the loss-optimal constant
 pixels      ``model.safetensors``; ``test_losses.npy``: small-data scratch network
 encode      ``small.npy``/``test.npy`` (N, C, h, w) float32 representations of every view
             of the split, ``small_views.npy``/``test_views.npy`` their global view ids
@@ -200,7 +200,7 @@ def _summary(fitted: FittedNetwork) -> dict[str, JSON]:
 def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """A task network (shared encoder family + task decoder) on the large split."""
     fitted = _fit_network(job, ctx, None, "large")
-    # The sanity check's guess: the large split's mean label, scored like the network.
+    # The sanity check's guess: the large split's loss-optimal constant, scored like the network.
     guess_losses = evaluate(fitted.model, fitted.test, guess=fitted.guess).cpu()
     _save_npy(ctx.out_dir / "guess_losses.npy", guess_losses.numpy())
     return {**_summary(fitted), "guess_test_loss": float(guess_losses.mean())}

@@ -63,4 +63,6 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
         + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
         + f"; total {total:.1f}s"
     )
+    for line in result.warnings:  # tables/diagnostics.json: the run's plain warnings
+        con.print(f"Warning: {line}", markup=False)
     con.print(f"Run directory: {result.run_dir} (tables/, taxonomies/, jobs/, logs/)")

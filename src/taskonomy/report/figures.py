@@ -173,6 +173,20 @@ def _family_legend(ax: Axes, names: Iterable[str]) -> None:
     )
 
 
+def tied_rows(m: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+    """(T,) bool: rows of ``m`` (T, S) whose finite values are all equal (≥ 2 of them).
+
+    A target whose transfers all have the same losses (e.g. a constant label) gets equal
+    AHP affinities; normalized they would all read 1 and look like a perfect row.
+    """
+    out = np.zeros(m.shape[0], dtype=bool)
+    for i, row in enumerate(np.asarray(m, dtype=float)):
+        vals = row[np.isfinite(row)]
+        if vals.size >= 2:
+            out[i] = float(np.ptp(vals)) <= rtol * max(float(np.abs(vals).max()), 1e-300)
+    return out
+
+
 def affinity_heatmap(
     table: TransferTable,
     targets: Sequence[str] | None = None,
@@ -182,13 +196,15 @@ def affinity_heatmap(
     title: str | None = None,
     path: str | os.PathLike[str] | None = None,
     dpi: int = 150,
+    no_signal: Sequence[str] = (),
 ) -> Figure:
     """The first-order affinity matrix: one row per target, one column per source.
 
     Rows and columns are ordered by :func:`order_tasks` unless given explicitly.
     ``normalize="row_max"`` (default) divides each row by its largest value so each
     target's best source reads 1 (see :func:`normalized_matrix`); ``"none"`` shows the
-    raw values. Missing transfers are grey.
+    raw values. Missing transfers are grey; rows whose values are all equal (tied: no
+    signal, see :func:`tied_rows`) and rows of ``no_signal`` are blanked and labelled.
     """
     if not isinstance(table, TransferTable):
         raise input_error("table", type(table).__name__, "a TransferTable")
@@ -205,6 +221,8 @@ def affinity_heatmap(
             "affinity_heatmap", f"{len(tg)} targets × {len(src)} sources", "a non-empty matrix"
         )
     m = normalized_matrix(raw, normalize, tg, src)  # (T, S)
+    blank = tied_rows(raw) | np.isin(np.asarray(tg, dtype=object), list(no_signal))  # (T,)
+    m[blank] = np.nan
 
     import matplotlib as mpl
 
@@ -219,11 +237,14 @@ def affinity_heatmap(
         interpolation="nearest",
     )  # fmt: skip
     _task_matrix_axes(ax, src, tg)
+    for i in np.flatnonzero(blank):
+        mid = (len(src) - 1) / 2
+        ax.text(mid, float(i), "no signal (tied)", ha="center", va="center", fontsize=8)
     ax.set_xlabel("source task (frozen encoder)")
     ax.set_ylabel("target task")
     kind = table.kind.replace("_", " ")
     ax.set_title(title or f"First-order {kind} ({len(tg)} targets × {len(src)} sources)", pad=12)
-    over = normalize == "row_max" and bool(np.nanmax(m) > 1)
+    over = normalize == "row_max" and bool(np.isfinite(m).any() and np.nanmax(m) > 1)
     cbar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, extend="max" if over else "neither")
     cbar.set_label(
         f"{kind} / best transfer from another task" if normalize == "row_max" else kind,

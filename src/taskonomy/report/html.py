@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),
     ("sanity", "Sanity checks"),
+    ("diagnostics", "Diagnostics: is there signal?"),
     ("loss-ratios", "Before AHP: test-loss ratios"),
     ("affinities", "After AHP: first-order affinities"),
     ("tree", "Task-similarity tree"),
@@ -338,12 +339,13 @@ def _section_sanity(inp: _Inputs) -> str:
         except ValueError:
             failed = False
         classes.append("fail" if failed else "")
-    head = ["task", "family", "test loss", "mean-label guess loss", "win rate vs guess",
+    head = ["task", "family", "test loss", "constant guess loss", "win rate vs guess",
             "win rate vs random encoder"]  # fmt: skip
     return (
-        "<p>Each task network against the mean-label guess and against a read-out of a random "
-        "encoder, on the test split (win rate = fraction of test images with a lower loss; "
-        "the paper's Table 1). Rows in red do not beat the guess.</p>" + _table(head, rows, classes)
+        "<p>Each task network against the loss-optimal constant guess and against a read-out "
+        "of a random encoder, on the test split (win rate = fraction of test images with a "
+        "lower loss; the paper's Table 1). Rows in red do not beat the guess.</p>"
+        + _table(head, rows, classes)
     )
 
 
@@ -550,6 +552,7 @@ def build_report(
     )
     if not inp.policies or budgets is not None or orders is not None:
         _solve(inp, budgets, orders)
+    from taskonomy.report.diagnostics import diagnostics_section
 
     out = Path(out_dir)
     figs = _Figures(out / "figures", dpi)
@@ -557,6 +560,7 @@ def build_report(
     bodies = {
         "dataset": lambda: _section_dataset(inp, figs),
         "sanity": lambda: _section_sanity(inp),
+        "diagnostics": lambda: diagnostics_section(inp.run_dir),
         "loss-ratios": lambda: _section_loss_ratios(inp, figs),
         "affinities": lambda: _section_affinities(inp, figs),
         "tree": lambda: _section_tree(inp, figs),

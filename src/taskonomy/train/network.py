@@ -21,8 +21,9 @@ from taskonomy.nn.heads import TaskModel
 from taskonomy.nn.losses import class_weights_from_counts
 from taskonomy.seeds import derived_seed
 from taskonomy.tasks import get_task
+from taskonomy.train.constant import optimal_constant
 from taskonomy.train.loop import TrainLog, fit, per_image
-from taskonomy.train.tensors import CPU, MASK, load_task_split, sample_views, sizes_of, to_device
+from taskonomy.train.tensors import CPU, load_task_split, sample_views, sizes_of, to_device
 
 _LOG = logging.getLogger(__name__)
 
@@ -119,35 +120,9 @@ def holdout(
     return ({k: v[~is_val] for k, v in data.items()}, {k: v[is_val] for k, v in data.items()})
 
 
-def mean_label_guess(task: str, lab: Mapping[str, Tensor], sizes: Mapping[str, int]) -> Tensor:
-    """The statistically informed guess in the head's output space, from loaded labels
-    (``lab``: the task's label and, for masked tasks, the validity mask).
-
-    Regression heads predict the mean label (per pixel, over valid pixels); classifier
-    heads predict the log of the mean class distribution; embedding heads a constant.
-    """
-    spec = get_task(task)
-    assert spec.head is not None and spec.label is not None
-    y = lab[task]
-    kind = spec.head.decoder
-    if kind in ("dense", "vector"):
-        y = y.float()
-        if MASK in lab:
-            m = lab[MASK].float()  # (N, 1, H, W)
-            return (y * m).sum(0) / m.sum(0).clamp(min=1)  # (C, H, W)
-        return y.mean(0)
-    k = int(spec.head.resolve_channels(dict(sizes)))
-    if kind == "embedding":
-        return torch.zeros(k, *y.shape[1:])  # (D, H, W)
-    if y.is_floating_point():  # soft labels (N, K)
-        freq = y.float().mean(0)
-    else:
-        freq = torch.bincount(y.reshape(-1).long(), minlength=k)[:k].float()
-        freq = freq / freq.sum()
-    logits = torch.log(freq + 1e-6)  # (K,)
-    if kind == "segment_dense":
-        return logits[:, None, None].expand(k, *y.shape[1:])  # (K, H, W)
-    return logits
+# The loss-optimal constant (median under L1, mean under L2, class prior under CE, ...):
+# the old name stays as an alias for the transfer recipe and other callers.
+mean_label_guess = optimal_constant
 
 
 def evaluate(model: TaskModel, data: Mapping[str, Tensor], guess: Tensor | None = None) -> Tensor:
@@ -166,7 +141,7 @@ class FittedNetwork:
 
     model: TaskModel
     losses: Tensor  # (N_test,) per-image test losses, on the CPU
-    guess: Tensor  # the training split's mean-label guess (the network's start)
+    guess: Tensor  # the training split's loss-optimal constant (the network's start)
     test: dict[str, Tensor]  # the test split, loaded once
     log: TrainLog
     eval_seconds: float
@@ -197,7 +172,7 @@ def fit_task_network(
     model = init_task_network(task, bank, arch, init_seed, encoder)
     torch.set_num_threads(threads)
     data = load_task_split(bank, task, split)
-    guess = mean_label_guess(task, data, sizes_of(bank))
+    guess = optimal_constant(task, data, sizes_of(bank))
     model.head.start_from_guess(guess)  # every network starts at its labels' guess
     model.to(device)
     train, val = holdout(bank, task, data, split)
