@@ -29,6 +29,7 @@ from taskonomy.nn.decoders import is_dense
 from taskonomy.pipeline import stages  # noqa: F401  (registers the job kinds)
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
+from taskonomy.pipeline.execution import exported, for_run
 from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
@@ -84,6 +85,8 @@ class Plan:
         }  # fmt: skip
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
+        if cfg.precision != "fp32":  # in the key only when used: fp32 keys stay as they were
+            common["precision"] = cfg.precision
         # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.
         self.train = {
             t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},
@@ -181,10 +184,18 @@ def run_pipeline(
     progress: Progress | None = None,
 ) -> RunResult:
     """Run (or resume) the whole pipeline into ``out``; returns the measured tables."""
+    ex = executor or InProcessExecutor()
+    # The device is an execution setting handed to the jobs outside their keys.
+    with exported(for_run(cfg.device, cfg.channels_last, ex)):
+        return _run_pipeline(cfg, out, ex, progress)
+
+
+def _run_pipeline(
+    cfg: RunConfig, out: str | os.PathLike[str], ex: Executor, progress: Progress | None
+) -> RunResult:
     rd = RunDir(out)
     rd.ensure()
     atomic_write_text(rd.config_path, dump_config(cfg))
-    ex = executor or InProcessExecutor()
     prog = progress or NullProgress()
     plan = Plan(cfg)
     reports: list[RunReport] = []
