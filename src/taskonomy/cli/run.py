@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
 from taskonomy.cli._common import user_errors
 from taskonomy.rundir import RunFiles
+
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143, as a shell reports a process ended by SIGTERM
 
 
 def run(
@@ -46,7 +52,7 @@ def run(
     from taskonomy.pipeline.progress import make_progress
     from taskonomy.pipeline.run import run_pipeline
 
-    with user_errors():
+    with user_errors(), _stop_on_sigterm(out):
         overrides: dict[str, object] = {}
         if seed is not None:
             overrides["seed"] = seed
@@ -75,6 +81,30 @@ def run(
     print_summary(result)
     if page is not None:
         typer.echo(f"Report: {page}")
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM (a BaseException: no job records it as its own
+    failure; the executor's exit kills the workers, finished jobs stay committed)."""
+
+
+@contextmanager
+def _stop_on_sigterm(out: Path) -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    except _Terminated:
+        print(
+            f"taskonomy run: stopped by SIGTERM; finished jobs are kept in {out}, "
+            "rerun the same command to resume.",
+            file=sys.stderr,
+        )
+        raise typer.Exit(EXIT_SIGTERM) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register(app: typer.Typer) -> None:

@@ -75,6 +75,7 @@ raise.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -913,3 +914,28 @@ __all__ = [
     "file_name",
     "import_taskonomy_layout",
 ]
+
+
+def layout_fingerprint(src: str | os.PathLike[str]) -> str:
+    """A cheap content fingerprint of a Taskonomy-layout folder (SHA-256, hex).
+
+    It covers every file under ``src`` (symlinks followed, hidden names included): its
+    relative path, size in bytes and modification time in nanoseconds, and nothing is read.
+    Adding, removing, renaming, resizing or rewriting a file changes it (a rewrite updates
+    the mtime); touching a file without changing it does too, which only costs a re-import.
+    The pipeline puts it in the data job's params, so a changed folder is imported again.
+    """
+    root = Path(src)
+    if not root.is_dir():
+        raise input_error(
+            "Taskonomy layout folder", str(root), "an existing directory", "Check data.path."
+        )
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            st = path.stat()
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

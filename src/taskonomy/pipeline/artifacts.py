@@ -14,25 +14,55 @@ adds ``job.json`` last and renames the folder to its final name. A rename of a f
 missing name is atomic on POSIX, so a job folder is either absent or complete: *a job is
 finished iff ``jobs/<kind>/<key>/job.json`` exists*. A SIGKILL leaves at most a temporary
 folder, which the next run removes (``remove_stale_temps``) once its writer is gone.
+
+Why checksums: a finished folder can still be damaged later (a full disk, a copy cut short,
+a hand edit). ``job.json`` records the size and BLAKE2b digest of every artifact file at
+commit time (``files``); :meth:`RunDir.verify` compares them (sizes only: a ``stat`` per
+file, or sizes and digests), and the engine treats a job that fails it as unfinished.
+
+One writer at a time: :meth:`RunDir.locked` holds an exclusive ``flock`` on ``<run>/.lock``
+(with the holder's pid inside) for a whole pipeline run; the kernel drops it when the
+process dies, so a killed run never leaves a stale lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from taskonomy.errors import TaskonomyError
+from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.io import atomic_write_text
 from taskonomy.rundir import RunFiles
 
 JOB_RECORD = "job.json"
+LOCK_FILE = ".lock"
 _TMP_MARK = ".tmp-"
+#: Digest of artifact files recorded in ``job.json`` (fast in pure C, in hashlib).
+DIGEST = "blake2b"
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, DIGEST).hexdigest()
+
+
+def artifact_files(folder: Path) -> dict[str, dict[str, Any]]:
+    """``{relative path: {"size", DIGEST}}`` of every file under ``folder`` but ``job.json``."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if rel == JOB_RECORD or not path.is_file():
+            continue
+        out[rel] = {"size": path.stat().st_size, DIGEST: file_digest(path)}
+    return out
 
 
 def _host() -> str:
@@ -114,6 +144,85 @@ class RunDir(RunFiles):
             ) from None
         return record
 
+    def verify(self, kind: str, key: str, digests: bool = True) -> str | None:
+        """What is wrong with a finished job's folder (None: intact, or not finished).
+
+        Compares the files against the sizes (and, with ``digests``, the checksums) that
+        ``job.json`` recorded at commit. Records written before checksums existed pass.
+        """
+        folder = self.job_dir(kind, key)
+        path = folder / JOB_RECORD
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            files = record.get("files")
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            return f"{JOB_RECORD} is not a readable JSON record"
+        if files is None:
+            return None
+        for rel, want in sorted(files.items()):
+            f = folder / rel
+            try:
+                size = f.stat().st_size
+            except FileNotFoundError:
+                return f"{rel} is missing"
+            if size != want["size"]:
+                return f"{rel} has {size} bytes, {want['size']} were written"
+            if digests and file_digest(f) != want[DIGEST]:
+                return f"{rel} does not match its recorded {DIGEST} checksum"
+        return None
+
+    def discard(self, kind: str, key: str) -> None:
+        """Remove a finished job's folder (a corrupt one): rename it away first, so the job
+        is unfinished at once even if deleting its files is interrupted."""
+        folder = self.job_dir(kind, key)
+        if not folder.exists():
+            return
+        trash = folder.parent / f".{key}{_TMP_MARK}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.rename(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def finished_records(self) -> dict[str, dict[str, Any]]:
+        """``job.json`` of every finished job by key (unreadable records are left out)."""
+        out: dict[str, dict[str, Any]] = {}
+        if not self.jobs_dir.is_dir():
+            return out
+        for kind_dir in sorted(self.jobs_dir.iterdir()):
+            if not kind_dir.is_dir():
+                continue
+            for key in self.finished_keys(kind_dir.name):
+                try:
+                    out[key] = self.read_record(kind_dir.name, key)
+                except (ValueError, UnicodeDecodeError):
+                    continue
+        return out
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run directory's writer lock, or refuse naming the other writer's pid."""
+        import fcntl  # POSIX only; imported here so the module stays importable elsewhere
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                raise input_error(
+                    f"run directory {self.root}",
+                    f"another run writing there (pid {other})",
+                    "one run at a time per directory",
+                    "Wait for that run to end (or stop it), or pass another --out.",
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
     def new_temp_dir(self, kind: str, key: str) -> Path:
         """A fresh hidden folder to write a job's artifacts into before commit."""
         parent = self.jobs_dir / kind
@@ -128,6 +237,7 @@ class RunDir(RunFiles):
         Returns False when the final folder already existed (another worker finished the same
         job first); ``tmp`` is then discarded and the existing result is kept.
         """
+        record = {**record, "files": artifact_files(tmp)}
         atomic_write_text(tmp / JOB_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
         final = self.job_dir(kind, key)
         try:

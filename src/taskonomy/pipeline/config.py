@@ -116,6 +116,10 @@ class RunConfig(_Strict):
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
     workers: int = Field(2, ge=1)
+    # Math-library threads of every train/encode/transfer job, whatever runs it (in-process,
+    # pool, Ray): part of the job keys, since float reductions differ between thread counts.
+    # 1 was fastest side by side (benchmarks/bench_threads.py); parallelism comes from workers.
+    threads_per_job: int = Field(1, ge=1)
     # "stop": a task network that does not beat the mean-label guess ends the run.
     sanity: Literal["stop", "warn"] = "stop"
     # Execution settings (taskonomy.train.device): where jobs compute. ``device`` is not

@@ -4,15 +4,17 @@ An executor only maps ``submit(fn, item) -> Future``: ``fn`` is a module-level f
 (``taskonomy.pipeline.jobs.execute_job``) and ``item`` plain picklable data, so the same
 call works in-process, in a local process pool and on a Ray cluster. Job results do not
 depend on the executor because everything that determines a result (params, seed derived
-from the job key, dependency artifacts on disk) travels with the item; the only per-worker
-setting is the thread count (``threads``), which the job functions must not let change
-their numbers (toy and pipeline jobs use deterministic kernels or a fixed thread count).
+from the job key, dependency artifacts on disk) travels with the item. The thread count
+does change float results (reduction order), so a job that fixes ``Job.threads`` (every
+pipeline job: ``threads_per_job``, part of its key) runs on exactly that many threads under
+every executor; the executor's ``threads`` applies only to jobs that leave it unset.
 
 - :class:`InProcessExecutor` (default): runs the job synchronously in the caller.
 - :class:`ProcessPoolExecutor`: ``workers`` spawned processes (``spawn`` start method:
   safe with torch and threads); each worker limits BLAS/torch threads to
-  ``max(1, cores // workers)``. torch is never imported here, only configured if a job
-  imported it.
+  ``max(1, cores // workers)`` for jobs without their own count, and exits when the run's
+  process dies (SIGKILL included), so no orphan outlives it or commits a job. torch is
+  never imported here, only configured if a job imported it.
 - :class:`RayExecutor`: one Ray task per job; needs ``pip install taskonomy[ray]`` and a
   run directory on a filesystem shared by all Ray nodes.
 """
@@ -24,6 +26,8 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -57,6 +61,60 @@ def set_worker_threads(threads: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` (the run) dies, whatever killed it (even SIGKILL).
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``). Everywhere,
+    also a daemon thread that notices the re-parenting; ``os._exit`` skips cleanup on
+    purpose, so an orphan never commits a job. Once the workers are gone the multiprocessing
+    resource tracker sees its pipe close and exits too.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)  # a poll, not a synchronization: the kernel signal comes first
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="taskonomy-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    _die_with_parent(parent)
+    set_worker_threads(threads)
+
+
+def apply_threads(threads: int) -> Callable[[], None]:
+    """:func:`set_worker_threads` for one job; returns a function that restores the previous
+    settings, so a job run in the caller's process does not change the caller's threads."""
+    env = {var: os.environ.get(var) for var in _THREAD_ENV}
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    set_worker_threads(threads)
+
+    def restore() -> None:
+        for var, value in env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        if torch is not None and before is not None and torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+    return restore
 
 
 class Executor(ABC):
@@ -129,8 +187,8 @@ class ProcessPoolExecutor(Executor):
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context(self.start_method),
-                initializer=set_worker_threads,
-                initargs=(self.worker_threads,),
+                initializer=_init_worker,
+                initargs=(self.worker_threads, os.getpid()),
             )
         return self._pool
 
@@ -141,6 +199,25 @@ class ProcessPoolExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Stop now (SIGTERM, Ctrl-C, a failure): kill the workers instead of waiting for
+        their jobs; a killed job leaves only a temporary folder, removed on the next run."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.join(timeout=10)
+
+    def __exit__(self, *exc: object) -> None:
+        if exc and exc[0] is not None:
+            self.terminate()
+        else:
+            self.close()
 
     def describe(self) -> str:
         return f"ProcessPoolExecutor(workers={self.workers}, threads={self.threads})"

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from taskonomy.errors import TaskonomyError, input_error, one_of
-from taskonomy.pipeline.artifacts import RunDir
+from taskonomy.pipeline.artifacts import JOB_RECORD, RunDir
 from taskonomy.pipeline.executors import Executor, InProcessExecutor, cpu_count
 from taskonomy.pipeline.progress import NullProgress, Progress
 from taskonomy.registry import Registry
@@ -106,6 +106,11 @@ class Job:
     # Expected relative cost, a scheduling hint outside the key: ready jobs start heaviest
     # first (longest-processing-time first), so fewer workers sit idle at a stage's end.
     cost: float = 1.0
+    # Math-library threads the job runs with, applied identically by every executor and part
+    # of the key: a float reduction's order depends on it, so 1 and 2 threads give (slightly)
+    # different weights. None: the executor's setting (generic jobs whose numbers do not
+    # depend on it); the pipeline always fixes it (``threads_per_job``).
+    threads: int | None = None
     key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -123,13 +128,19 @@ class Job:
         # Frozen dataclass: the normalized fields and the key are set once, here.
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "deps", deps)
-        payload = {
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise input_error(f"{self.kind} job threads", self.threads, "an integer >= 1 or None")
+        payload: dict[str, Any] = {
             "scheme": KEY_SCHEME,
             "kind": self.kind,
             "version": str(self.version),
             "params": params,
             "deps": sorted({d.key for d in deps}),
         }
+        if self.threads is not None:  # absent when unset: generic jobs keep their keys
+            payload["threads"] = self.threads
         digest = hashlib.sha256(_canonical_json(payload).encode("utf-8")).hexdigest()
         object.__setattr__(self, "key", digest[:KEY_LENGTH])
 
@@ -164,6 +175,7 @@ class Job:
             "name": self.name,
             "key": self.key,
             "version": self.version,
+            "threads": self.threads,
             "params": self.params,
             "deps": [{"kind": d.kind, "key": d.key, "name": d.name} for d in self.deps],
         }
@@ -269,17 +281,21 @@ def execute_job(item: WorkItem) -> JobOutcome:
     job, run_dir = item.job, RunDir(item.root)
     if run_dir.is_finished(job.kind, job.key):
         return JobOutcome(job.key, ok=True, wall_s=0.0, committed=False)
-    threads = item.threads if item.threads is not None else cpu_count()
-    if item.threads is not None:
-        from taskonomy.pipeline.executors import set_worker_threads
+    # The job's own thread count wins: it is part of its key (same key → same numbers).
+    fixed = job.threads if job.threads is not None else item.threads
+    threads = fixed if fixed is not None else cpu_count()
+    restore: Callable[[], None] | None = None
+    if fixed is not None:
+        from taskonomy.pipeline.executors import apply_threads
 
-        set_worker_threads(item.threads)
+        restore = apply_threads(fixed)
     log_path = run_dir.log_path(job.kind, job.key)
     logger, handler = _job_logger(job, log_path)
     tmp = run_dir.new_temp_dir(job.kind, job.key)
     started, t0 = _utc_now(), time.perf_counter()
     try:
         logger.info("start %s (%s) pid=%d threads=%d", job.label, job.key, os.getpid(), threads)
+        _check_deps(job, run_dir)
         fn = _lookup(job.kind, item.module)
         ctx = JobContext(job=job, run_dir=run_dir, out_dir=tmp, logger=logger, threads=threads)
         summary = fn(job, ctx)
@@ -309,6 +325,73 @@ def execute_job(item: WorkItem) -> JobOutcome:
     finally:
         logger.removeHandler(handler)
         handler.close()
+        if restore is not None:
+            restore()
+
+
+def _check_deps(job: Job, run_dir: RunDir) -> None:
+    """Fail (naming the dependency and its folder) if a dependency's artifacts were damaged
+    since the run started; sizes only, a ``stat`` per file (the run start checked digests)."""
+    for dep in job.deps:
+        problem = run_dir.verify(dep.kind, dep.key, digests=False)
+        if problem:
+            raise TaskonomyError(
+                f"dependency {dep.label!r} ({dep.kind} {dep.key}) in "
+                f"{run_dir.job_dir(dep.kind, dep.key)}: got a corrupt artifact ({problem}); "
+                f"expected the files its job.json records. Rerun: it is rebuilt."
+            )
+
+
+# Finished folders whose digests this process checked (job.json path, mtime): the stages of
+# a pipeline run share most jobs, whose digests are then read once, their sizes each time.
+_VERIFIED: set[tuple[str, int]] = set()
+
+
+def _stamp(rd: RunDir, job: Job) -> tuple[str, int]:
+    path = rd.job_dir(job.kind, job.key) / JOB_RECORD
+    return str(path), path.stat().st_mtime_ns
+
+
+def discard_corrupt(rd: RunDir, jobs: Sequence[Job]) -> list[str]:
+    """Verify the finished ``jobs``; remove each corrupt one and every finished job that
+    depends on it (directly or not). Returns one message per corrupt job (its folder)."""
+    messages: list[str] = []
+    bad: set[str] = set()
+    for job in jobs:
+        if not rd.is_finished(job.kind, job.key):
+            continue
+        stamp = _stamp(rd, job)
+        # Digests once per process and folder; sizes (a stat per file) on every call.
+        problem = rd.verify(job.kind, job.key, digests=stamp not in _VERIFIED)
+        if problem is None:
+            _VERIFIED.add(stamp)
+            continue
+        messages.append(
+            f"job {job.label!r} ({job.kind} {job.key}) in {rd.job_dir(job.kind, job.key)} is "
+            f"corrupt: {problem}; it is redone, and so are the finished jobs that depend on it."
+        )
+        bad.add(job.key)
+    # Discarded only after every job was checked, so each damaged one is named.
+    for job in jobs:
+        if job.key in bad:
+            rd.discard(job.kind, job.key)
+    if bad:
+        records = rd.finished_records()
+        changed = True
+        while changed:  # transitive dependents, through every finished record in the run
+            changed = False
+            for key, rec in list(records.items()):
+                if any(d.get("key") in bad for d in rec.get("deps", [])):
+                    rd.discard(str(rec.get("kind")), key)
+                    bad.add(key)
+                    del records[key]
+                    changed = True
+    for message in messages:
+        _log.warning("%s", message)
+    return messages
+
+
+_log = logging.getLogger("taskonomy.pipeline")
 
 
 # -- the engine -----------------------------------------------------------------------------
@@ -406,6 +489,7 @@ def run_jobs(
     order = topological_order(jobs)
     rd.ensure()
     rd.remove_stale_temps()
+    discard_corrupt(rd, order)
 
     report = RunReport(stage=stage)
     done: set[str] = set()

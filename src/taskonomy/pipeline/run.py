@@ -23,6 +23,7 @@ import numpy as np
 
 from taskonomy.affinity.ahp import AHP, affinity_table, win_rate, win_rate_table
 from taskonomy.affinity.table import Transfer, TransferTable
+from taskonomy.data.taskonomy_layout import layout_fingerprint
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
 from taskonomy.nn.decoders import is_dense
@@ -41,7 +42,7 @@ from taskonomy.transfer.orders import higher_order_sources, rank_sources
 # 2: decoders end in a transposed conv; transfers early-stop on held-out scenes.
 # 3: seeds derived from the run's seed, a role and names only (taskonomy.seeds).
 VERSION = "3"
-DATA_VERSION = "1"
+DATA_VERSION = "1"  # the fingerprint param (Taskonomy layouts) changes those keys anyway
 
 
 @dataclass
@@ -83,19 +84,23 @@ class Plan:
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
             "size": d.size, "splits": d.splits, "seed": cfg.seed,
         }  # fmt: skip
+        if d.source == "taskonomy":
+            assert d.path is not None  # DataConfig requires it for this source
+            data["fingerprint"] = layout_fingerprint(d.path)
         self.data = Job("data", data, name="data", version=DATA_VERSION)
+        th = self.threads = cfg.threads_per_job
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
         if cfg.precision != "fp32":  # in the key only when used: fp32 keys stay as they were
             common["precision"] = cfg.precision
         # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.
         self.train = {
             t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},
-                   (self.data,), f"train {t}", VERSION, cost=3.0 * cfg.train.steps)
+                   (self.data,), f"train {t}", VERSION, cost=3.0 * cfg.train.steps, threads=th)
             for t in self.networks
         }  # fmt: skip
         self.pixels = {
             t: Job("pixels", {**common, "task": t, "train": cfg.pixels.model_dump()},
-                   (self.data,), f"pixels {t}", VERSION, cost=1.0 * cfg.pixels.steps)
+                   (self.data,), f"pixels {t}", VERSION, cost=1.0 * cfg.pixels.steps, threads=th)
             for t in self.targets
         }  # fmt: skip
         self._common = common
@@ -103,7 +108,8 @@ class Plan:
     def encode(self, source: str, input_key: str) -> Job:
         deps = (self.data,) if source == "random" else (self.data, self.train[source])
         params = {**self._common, "source": source, "input": input_key}
-        return Job("encode", params, deps, f"encode {source} ({input_key})", VERSION)
+        name = f"encode {source} ({input_key})"
+        return Job("encode", params, deps, name, VERSION, threads=self.threads)
 
     def transfers(self, source_sets: Sequence[Sequence[str]], target: str) -> Job:
         """One job for a group of same-order transfers into ``target``."""
@@ -117,7 +123,7 @@ class Plan:
         name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
         per_set = 1.0 if spec.head is not None and is_dense(spec.head.decoder) else 0.2  # pooled
         cost = per_set * len(sets) * self.cfg.transfer.steps
-        return Job("transfer", params, deps, name, VERSION, cost=cost)
+        return Job("transfer", params, deps, name, VERSION, cost=cost, threads=self.threads)
 
     def group(self, source_sets: Sequence[Sequence[str]], target: str) -> dict[Transfer, Job]:
         """Jobs for ``source_sets`` into ``target``: one per order (trained stacked)."""
@@ -183,10 +189,15 @@ def run_pipeline(
     executor: Executor | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Run (or resume) the whole pipeline into ``out``; returns the measured tables."""
+    """Run (or resume) the whole pipeline into ``out``; returns the measured tables.
+
+    One writer per run directory: a second concurrent run into ``out`` is refused.
+    """
     ex = executor or InProcessExecutor()
-    # The device is an execution setting handed to the jobs outside their keys.
-    with exported(for_run(cfg.device, cfg.channels_last, ex)):
+    # The device is an execution setting handed to the jobs outside their keys; checked
+    # (cuda without CUDA) before anything is written.
+    settings = for_run(cfg.device, cfg.channels_last, ex)
+    with RunDir(out).locked(), exported(settings):
         return _run_pipeline(cfg, out, ex, progress)
 
 

@@ -99,6 +99,8 @@ class _JobParams(BaseModel):
 
 class DataJob(DataConfig):
     seed: int
+    # ``layout_fingerprint`` of a Taskonomy-layout source: a changed folder, a new key.
+    fingerprint: str | None = None
 
 
 class _NetworkJob(_JobParams):
