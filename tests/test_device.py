@@ -190,3 +190,45 @@ def test_place_keeps_a_small_split_on_the_gpu_and_a_large_one_pinned() -> None:
     assert all(v.device.type == "cuda" for v in on_gpu.values())
     pinned = place(data, torch.device("cuda"), share=0.0)
     assert all(v.device.type == "cpu" and v.is_pinned() for v in pinned.values())
+
+
+@pytest.fixture(scope="module")
+def small_bank(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from taskonomy.data.bank import Bank
+    from taskonomy.data.generate import generate_bank
+
+    out = tmp_path_factory.mktemp("device") / "bank"
+    return Bank(generate_bank(out, scenes=14, views=3, size=16, seed=1, progress=False))
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_task_network_and_stacked_transfers_on_cuda_match_the_cpu(
+    small_bank: Any, precision: str
+) -> None:
+    from taskonomy.train.network import Architecture, FitParams, fit_task_network
+    from taskonomy.train.tensors import load_labels
+    from taskonomy.transfer.fit import TransferParams, fit_transfers
+
+    arch = Architecture(width=8, bottleneck_channels=4)
+    params = FitParams(steps=20, batch_size=8, lr=2e-3)
+    kw: dict[str, Any] = {"split": "large", "init_seed": 1, "batch_seed": 2}
+    cpu = fit_task_network("depth_zbuffer", small_bank, arch, params, **kw)
+    gpu = fit_task_network("depth_zbuffer", small_bank, arch, params, **kw,
+                           device=torch.device("cuda"), precision=precision,
+                           channels_last=True)  # fmt: skip
+    assert gpu.losses.device.type == "cpu" and gpu.losses.dtype == torch.float32
+    tol = 1e-3 if precision == "fp32" else 0.1
+    assert torch.allclose(gpu.losses, cpu.losses, rtol=tol, atol=tol)
+    g = torch.Generator().manual_seed(0)
+    reps = {split: {s: torch.randn(len(load_labels(small_bank, "normal", split)["normal"]),
+                                   4, 2, 2, generator=g) for s in ("a", "b")}
+            for split in ("small", "test")}  # fmt: skip
+    labels = {split: load_labels(small_bank, "normal", split) for split in ("small", "test")}
+    tp = TransferParams(steps=10, batch_size=8, lr=2e-3)
+    on_cpu = fit_transfers("normal", [["a"], ["b"]], reps, labels, small_bank, arch, tp, seed=0)
+    on_gpu = fit_transfers("normal", [["a"], ["b"]], reps, labels, small_bank, arch, tp, seed=0,
+                           device=torch.device("cuda"), precision=precision)  # fmt: skip
+    assert on_gpu.stacked  # auto stacks every head kind on a GPU
+    assert torch.allclose(on_gpu.losses, on_cpu.losses, rtol=tol, atol=tol)
