@@ -97,3 +97,36 @@ def make_graph(n_bases: int = 4, size: int = 96, iters: int = 20) -> list[Job]:
     ]
     table = Job("testtoy_table", {}, deps=tuple(pairs), name="table")
     return [*bases, *pairs, table]
+
+
+@job_kind("testtoy_gpu")
+def run_gpu(job: Job, ctx: JobContext) -> Mapping[str, str | None]:
+    """Records the GPUs Ray assigned to this job (``CUDA_VISIBLE_DEVICES``) and the
+    execution settings it was handed (tests/test_ray_cluster.py)."""
+    from taskonomy.pipeline.execution import current
+
+    out = run_base(job, ctx)
+    return {
+        **{k: str(v) for k, v in out.items()},
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "device": current().device,
+    }
+
+
+@job_kind("testtoy_die_once")
+def run_die_once(job: Job, ctx: JobContext) -> Mapping[str, int]:
+    """Kills its worker process on the first attempt (a marker file in the run directory
+    tells attempts apart), after half-writing an artifact; computes normally on a retry."""
+    marker = ctx.run_dir.root / f"died-{job.key}"
+    (ctx.out_dir / "array.npy").write_bytes(b"half-written")
+    if not marker.exists():
+        marker.write_text("died once\n")
+        os._exit(17)  # a worker death, not a Python exception: only a Ray retry helps
+    return run_base(job, ctx)
+
+
+def probe_elsewhere(root: str, token: str, node: str) -> str:
+    """The run-directory probe of a node that does not have the run's filesystem mounted."""
+    from taskonomy.pipeline.executors import _probe_node
+
+    return _probe_node(root + "-not-mounted-here", token, node)

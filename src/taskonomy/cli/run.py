@@ -37,6 +37,15 @@ def run(
         help="auto (pool when workers > 1), inprocess, pool (local processes) or ray.",
     ),
     workers: int | None = typer.Option(None, "--workers", help="Processes for --executor pool."),
+    device: str | None = typer.Option(
+        None, "--device", help="auto (CUDA when present), cpu, cuda or cuda:N."
+    ),
+    precision: str | None = typer.Option(
+        None, "--precision", help="fp32 (default) or bf16 (autocast; changes the job keys)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="HOST:PORT of a running Ray head (with --executor ray)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="Plain log lines, no progress bars."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write RUN_DIR/report/."),
 ) -> None:
@@ -56,10 +65,16 @@ def run(
             overrides["seeds"] = _parse_seeds(seeds)
         if novel:
             overrides["novel"] = novel
+        if device is not None:
+            overrides["device"] = device
+        if precision is not None:
+            overrides["precision"] = precision
         cfg = load_config(config, preset or (None if config else "quick"), overrides)
         if executor == "auto":
             executor = "pool" if cfg.workers > 1 else "inprocess"
-        with make_executor(executor, cfg.workers) as ex:
+        with make_executor(
+            executor, cfg.workers, ray_address=ray_address, resources=cfg.resources
+        ) as ex:
             result = run_pipeline(cfg, out, executor=ex, progress=make_progress(quiet))
         page = None
         if report:

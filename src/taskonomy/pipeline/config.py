@@ -108,6 +108,30 @@ class TaxonomyConfig(_Strict):
     plan_from: Literal["seed", "mean"] = "seed"
 
 
+class ResourcesConfig(_Strict):
+    """What one job of each kind asks a Ray cluster for (``--executor ray``).
+
+    GPUs are requested only where the cluster has GPUs; a fraction (0.25) lets several
+    transfer jobs share one device. Kinds not named ask for ``cpus`` 1 and no GPU.
+    """
+
+    gpus: dict[str, float] = Field(
+        default_factory=lambda: {"train": 1.0, "pixels": 0.5, "encode": 0.25, "transfer": 0.25}
+    )
+    cpus: dict[str, float] = Field(default_factory=lambda: {"data": 1.0})
+    # Ray retries a job whose worker died (node lost, OOM-killed); jobs commit atomically,
+    # so a retried job never sees a half-written folder.
+    max_retries: int = Field(3, ge=0)
+
+    @field_validator("gpus", "cpus")
+    @classmethod
+    def _non_negative(cls, amounts: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in amounts.items() if v < 0 or (v > 1 and v != int(v))}
+        if bad:
+            raise ValueError(f"amounts must be fractions <= 1 or whole numbers >= 0, got {bad}")
+        return amounts
+
+
 class RunConfig(_Strict):
     preset: str | None = None
     seed: Int = Field(0, ge=0)
@@ -130,6 +154,23 @@ class RunConfig(_Strict):
     threads_per_job: Int = Field(1, ge=1)
     # "stop": a task network that does not beat the constant guess (or kept step 0) ends the run.
     sanity: Literal["stop", "warn"] = "stop"
+    # Execution settings (taskonomy.train.device): where jobs compute. ``device`` is not
+    # part of any job key (a CPU run's keys and numbers do not depend on it); ``precision``
+    # bf16 changes the numbers, so it enters the network/transfer jobs' keys when used.
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, name: str) -> str:
+        from taskonomy.train.device import check_device_name
+
+        try:
+            return check_device_name(name)
+        except TaskonomyError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("tasks", "novel")
     @classmethod

@@ -24,11 +24,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import shutil
 import sys
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from taskonomy.errors import TaskonomyError, input_error
@@ -222,14 +224,26 @@ class ProcessPoolExecutor(Executor):
 
 
 class RayExecutor(Executor):
-    """One Ray task per job (``pip install taskonomy[ray]``).
+    """One Ray task per job (``pip install taskonomy[ray]``), on a local Ray instance or an
+    existing cluster (``address``, e.g. ``ray start --head`` then ``--ray-address HOST:6379``).
 
-    The run directory must be on a filesystem every Ray node sees, and the modules that
-    register the job kinds must be importable on every node.
+    Each job asks for the resources of its kind (``gpus``/``cpus``: amounts by job kind,
+    fractions allowed; GPUs only when the cluster has any, so a CPU-only cluster still
+    runs every job). A task whose worker dies mid-job is retried up to ``max_retries``
+    times: jobs commit their folder atomically, so a retry never sees half-written
+    artifacts. The run directory must be on a filesystem every node sees; the first job
+    of a run checks that on every alive node (:func:`check_shared_dir`).
     """
 
     def __init__(
-        self, address: str | None = None, num_cpus_per_job: int = 1, max_parallel: int = 0
+        self,
+        address: str | None = None,
+        num_cpus_per_job: int = 1,
+        max_parallel: int = 0,
+        *,
+        gpus: Mapping[str, float] | None = None,
+        cpus: Mapping[str, float] | None = None,
+        max_retries: int = 3,
     ) -> None:
         try:
             import ray  # lazy: an optional dependency
@@ -243,34 +257,139 @@ class RayExecutor(Executor):
             raise input_error("ray num_cpus_per_job", num_cpus_per_job, "an integer >= 1")
         self._ray: Any = ray
         if not ray.is_initialized():
-            ray.init(address=address)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise input_error(
+                    "ray address", address, "the address of a running Ray head (HOST:PORT)",
+                    f"Start one with `ray start --head` ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''}).",
+                ) from None  # fmt: skip
         self.num_cpus_per_job = num_cpus_per_job
         self.threads = num_cpus_per_job
+        self.gpus = dict(gpus or {})
+        self.cpus = dict(cpus or {})
+        self.max_retries = max_retries
         total = int(ray.cluster_resources().get("CPU", 1))
         self.max_parallel = max_parallel or max(1, total // num_cpus_per_job)
-        self._remote: dict[Callable[..., Any], Any] = {}
+        self._remote: dict[tuple[Callable[..., Any], str], Any] = {}
+        self._checked: set[str] = set()
+
+    def cluster_gpus(self) -> float:
+        """GPUs in the cluster (logical ones count: ``ray start --num-gpus``)."""
+        return float(self._ray.cluster_resources().get("GPU", 0))
+
+    def resources_of(self, kind: str) -> dict[str, float]:
+        """``num_cpus``/``num_gpus`` a job of ``kind`` asks for on this cluster."""
+        gpus = self.gpus.get(kind, 0.0) if self.cluster_gpus() > 0 else 0.0
+        return {"num_cpus": self.cpus.get(kind, float(self.num_cpus_per_job)), "num_gpus": gpus}
 
     def submit(self, fn: Callable[[T], R], item: T) -> cf.Future[R]:
-        remote = self._remote.get(fn)
+        root = getattr(item, "root", None)
+        if root is not None and root not in self._checked:
+            check_shared_dir(self._ray, root)
+            self._checked.add(root)
+        job = getattr(item, "job", None)
+        kind = str(getattr(job, "kind", ""))
+        remote = self._remote.get((fn, kind))
         if remote is None:
-            remote = self._ray.remote(num_cpus=self.num_cpus_per_job)(_ray_call)
-            self._remote[fn] = remote
-        ref = remote.remote(fn, item, self.threads)
+            remote = self._ray.remote(max_retries=self.max_retries, **self.resources_of(kind))(
+                _ray_call
+            )
+            self._remote[(fn, kind)] = remote
+        # The run's execution settings (device, …) travel with each task.
+        from taskonomy.pipeline.execution import forwarded_env
+
+        ref = remote.remote(fn, item, self.threads, forwarded_env())
         future: cf.Future[R] = ref.future()
         return future
 
+    def describe(self) -> str:
+        return f"RayExecutor(parallel={self.max_parallel}, gpus={self.gpus or 'none'})"
 
-def _ray_call(fn: Callable[[T], R], item: T, threads: int) -> R:
+
+def _ray_call(fn: Callable[[T], R], item: T, threads: int, env: Mapping[str, str]) -> R:
+    os.environ.update(env)
     set_worker_threads(threads)
     return fn(item)
 
 
-def make_executor(name: str = "inprocess", workers: int = 2) -> Executor:
-    """Build an executor by name: ``inprocess``, ``pool`` or ``ray`` (for the CLI)."""
+PROBE_DIR = ".node-probe"
+
+
+def _probe_node(root: str, token: str, node: str) -> str:
+    """On one node: read the driver's probe file, write this node's. '' when fine."""
+    folder = os.path.join(root, PROBE_DIR, token)
+    try:
+        with open(os.path.join(folder, "driver"), encoding="utf-8") as fh:
+            if fh.read() != token:
+                return "the driver's probe file has other content"
+        with open(os.path.join(folder, f"node-{node}"), "w", encoding="utf-8") as fh:
+            fh.write(token)
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def check_shared_dir(ray: Any, root: str) -> None:
+    """Fail clearly unless every alive Ray node sees the run directory ``root``: a task
+    pinned to each node reads a probe file the driver wrote there and writes its own, which
+    the driver then reads back."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    token = uuid.uuid4().hex
+    folder = os.path.join(root, PROBE_DIR, token)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        with open(os.path.join(folder, "driver"), "w", encoding="utf-8") as fh:
+            fh.write(token)
+        nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+        probe = ray.remote(num_cpus=0)(_probe_node)
+        refs = [
+            probe.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+            ).remote(root, token, node)
+            for node in nodes
+        ]
+        problems = {}
+        for node, msg in zip(nodes, ray.get(refs), strict=True):
+            path = os.path.join(folder, f"node-{node}")
+            if not msg and not os.path.isfile(path):
+                msg = "its probe file did not appear on the driver's side"
+            if msg:
+                problems[node[:12]] = msg
+    finally:
+        shutil.rmtree(os.path.join(root, PROBE_DIR), ignore_errors=True)
+    if problems:
+        raise TaskonomyError(
+            f"run directory {root}: got nodes that do not see it ({problems}); expected a "
+            f"folder on a filesystem shared by every Ray node (NFS, …). Put --out on a "
+            f"shared filesystem, mounted at the same path on every node."
+        )
+
+
+def make_executor(
+    name: str = "inprocess",
+    workers: int = 2,
+    *,
+    ray_address: str | None = None,
+    resources: Any = None,
+) -> Executor:
+    """Build an executor by name: ``inprocess``, ``pool`` or ``ray`` (for the CLI).
+
+    ``ray``: ``ray_address`` of an existing cluster (None: a local instance); ``resources``
+    a :class:`~taskonomy.pipeline.config.ResourcesConfig` (per-kind GPUs/CPUs, retries).
+    """
+    if ray_address is not None and name != "ray":
+        raise input_error("--ray-address", ray_address, "only with --executor ray",
+                          "Add --executor ray.")  # fmt: skip
     if name == "inprocess":
         return InProcessExecutor()
     if name == "pool":
         return ProcessPoolExecutor(workers=workers)
     if name == "ray":
-        return RayExecutor()
+        if resources is None:
+            return RayExecutor(ray_address)
+        return RayExecutor(ray_address, gpus=resources.gpus, cpus=resources.cpus,
+                           max_retries=resources.max_retries)  # fmt: skip
     raise input_error("executor", name, "one of: inprocess, pool, ray", "Pass --executor pool.")

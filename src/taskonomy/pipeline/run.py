@@ -34,6 +34,7 @@ from taskonomy.pipeline import (
 )
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
+from taskonomy.pipeline.execution import exported, for_run
 from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
@@ -101,6 +102,8 @@ class Plan:
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         th = self.threads = cfg.threads_per_job
         common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
+        if cfg.precision != "fp32":  # in the key only when used: fp32 keys stay as they were
+            common["precision"] = cfg.precision
         # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.
         self.train = {
             t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},
@@ -204,25 +207,24 @@ def run_pipeline(
     With ``cfg.seeds``, one run per seed, outputs under ``out/seeds/<seed>/`` (shared jobs
     and data; :mod:`taskonomy.pipeline.seeds`), all under the one lock.
     """
-    with RunDir(out).locked():
+    ex = executor or InProcessExecutor()
+    # The device is an execution setting handed to the jobs outside their keys; checked
+    # (cuda without CUDA) before anything is written.
+    settings = for_run(cfg.device, cfg.channels_last, ex)
+    with RunDir(out).locked(), exported(settings):
         if cfg.seeds:
             from taskonomy.pipeline.seeds import run_seeds
 
-            return run_seeds(cfg, out, executor=executor, progress=progress)
-        return _run_pipeline(cfg, out, executor=executor, progress=progress)
+            return run_seeds(cfg, out, executor=ex, progress=progress)
+        return _run_pipeline(cfg, out, ex, progress)
 
 
 def _run_pipeline(
-    cfg: RunConfig,
-    out: str | os.PathLike[str],
-    *,
-    executor: Executor | None = None,
-    progress: Progress | None = None,
+    cfg: RunConfig, out: str | os.PathLike[str], ex: Executor, progress: Progress | None
 ) -> RunResult:
     rd = RunDir(out)
     rd.ensure()
     atomic_write_text(rd.config_path, dump_config(cfg))
-    ex = executor or InProcessExecutor()
     prog = progress or NullProgress()
     plan = Plan(cfg)
     reports: list[RunReport] = []

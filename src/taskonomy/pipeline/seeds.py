@@ -33,7 +33,7 @@ from taskonomy.affinity.table import Transfer, TransferTable
 from taskonomy.io import atomic_write_text
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
-from taskonomy.pipeline.executors import Executor
+from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.progress import Progress
 from taskonomy.rundir import SEEDS, TABLES, TAXONOMIES
 
@@ -117,7 +117,7 @@ def run_seeds(
         # Each seed runs in the top-level run (one jobs folder: its data job is shared);
         # its outputs are then moved to seeds/<seed>/.
         one = cfg.model_copy(update={"seed": seed, "seeds": None, "data_seed": data_seed})
-        result = _run_pipeline(one, root.root, executor=executor, progress=progress)
+        result = _run_pipeline(one, root.root, executor or InProcessExecutor(), progress)
         dest = root.sub(SEEDS) / str(seed)
         for name in (TABLES, TAXONOMIES):
             if (dest / name).exists():

@@ -27,9 +27,10 @@ the recipe (:mod:`taskonomy.train.network`, :mod:`taskonomy.transfer.fit`,
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
 from taskonomy.nn.heads import TaskModel
+from taskonomy.pipeline import execution
 from taskonomy.pipeline.config import DataConfig, ModelConfig, TrainConfig, TransferConfig
 from taskonomy.pipeline.jobs import JSON, Job, JobContext, job_kind
 from taskonomy.train.network import (
@@ -78,6 +80,17 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
     np.save(path, np.ascontiguousarray(arr))
 
 
+def _device_kwargs(ctx: JobContext, precision: str) -> dict[str, Any]:
+    """The recipes' device settings: the run's execution settings (outside the key) plus
+    the job's precision (a param). Logged, and a CUDA job records its visible GPUs."""
+    settings = execution.current()
+    device = settings.torch_device()
+    ctx.logger.info("device %s, precision %s, channels_last %s, CUDA_VISIBLE_DEVICES=%s",
+                    device, precision, settings.channels_last,
+                    os.environ.get("CUDA_VISIBLE_DEVICES"))  # fmt: skip
+    return {"device": device, "precision": precision, "channels_last": settings.channels_last}
+
+
 # -- typed job params: each kind's params (as built by ``pipeline.run.Plan``) read back into
 # the run config's models; a key added, dropped or misspelt there fails here by name.
 class _JobParams(BaseModel):
@@ -93,6 +106,7 @@ class DataJob(DataConfig):
 class _NetworkJob(_JobParams):
     model: ModelConfig
     seed: int  # the run's seed
+    precision: Literal["fp32", "bf16"] = "fp32"  # a param only when bf16 (see Plan)
 
 
 class TrainJob(_NetworkJob):
@@ -175,7 +189,7 @@ def _fit_network(job: Job, ctx: JobContext, encoder: str | None, split: str) -> 
         p.task, _bank(ctx), architecture(p.model),
         FitParams(cfg.steps, cfg.batch_size, cfg.lr, cfg.weight_decay),
         split=split, init_seed=seeds.init, batch_seed=seeds.batches, encoder=encoder,
-        threads=ctx.threads, logger=ctx.logger,
+        threads=ctx.threads, logger=ctx.logger, **_device_kwargs(ctx, p.precision),
     )  # fmt: skip
     _save(ctx.out_dir / "model.safetensors", fitted.model)
     _save_npy(ctx.out_dir / "test_losses.npy", fitted.losses.numpy())
@@ -201,7 +215,7 @@ def run_train(job: Job, ctx: JobContext) -> dict[str, JSON]:
     """A task network (shared encoder family + task decoder) on the large split."""
     fitted = _fit_network(job, ctx, None, "large")
     # The sanity check's guess: the large split's loss-optimal constant, scored like the network.
-    guess_losses = evaluate(fitted.model, fitted.test, guess=fitted.guess).cpu()
+    guess_losses = evaluate(fitted.model, fitted.test, guess=fitted.guess).float().cpu()
     _save_npy(ctx.out_dir / "guess_losses.npy", guess_losses.numpy())
     return {**_summary(fitted), "guess_test_loss": float(guess_losses.mean())}
 
@@ -226,7 +240,8 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
     enc = frozen_encoder(p.source, arch, bank.size[0], weights=weights, seed=p.seed)
     compute, channels = 0.0, 0
     for split in SPLITS:
-        reps, views, seconds = encode_split(enc, bank, p.input, split)
+        reps, views, seconds = encode_split(enc, bank, p.input, split,
+                                            **_device_kwargs(ctx, p.precision))  # fmt: skip
         compute += seconds
         channels = int(reps.shape[1])
         save_cache(ctx.out_dir, split, reps, views)
@@ -260,7 +275,7 @@ def run_transfer(job: Job, ctx: JobContext) -> dict[str, JSON]:
     fitted = fit_transfers(
         target, source_sets, reps, labels, bank, architecture(p.model),
         TransferParams(cfg.steps, cfg.batch_size, cfg.lr, cfg.stacked),
-        seed=p.seed, threads=ctx.threads, logger=ctx.logger,
+        seed=p.seed, threads=ctx.threads, logger=ctx.logger, **_device_kwargs(ctx, p.precision),
     )  # fmt: skip
     for stem, module in fitted.modules.items():
         _save(ctx.out_dir / f"{stem}.safetensors", module)

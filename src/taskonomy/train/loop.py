@@ -22,6 +22,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from taskonomy.errors import TaskonomyError, input_error
+from taskonomy.train.device import CPU, autocast, module_device
 
 Batch = dict[str, Tensor]
 StepLoss = Callable[[Batch], Tensor]
@@ -50,16 +51,34 @@ def _n_samples(data: Mapping[str, Tensor]) -> int:
     return next(iter(sizes.values()))
 
 
+def _take(v: Tensor, idx: Tensor, device: torch.device) -> Tensor:
+    """Rows ``idx`` of ``v`` on ``device``: indexed where ``v`` lives (a GPU-resident
+    split), or gathered on the host and copied asynchronously through pinned memory."""
+    if v.device.type != "cpu":
+        return v[idx.to(v.device, non_blocking=True)]
+    rows = v[idx]
+    if device.type == "cpu":
+        return rows
+    return rows.pin_memory().to(device, non_blocking=True)
+
+
 def batches(
-    data: Mapping[str, Tensor], batch_size: int, generator: torch.Generator
+    data: Mapping[str, Tensor],
+    batch_size: int,
+    generator: torch.Generator,
+    device: torch.device = CPU,
 ) -> Iterator[Batch]:
-    """Endless shuffled minibatches; each epoch is a fresh permutation."""
+    """Endless shuffled minibatches on ``device``; each epoch is a fresh permutation.
+
+    The permutation is always drawn on the CPU from ``generator``: the minibatch order
+    of a seed is the same on every device.
+    """
     n = _n_samples(data)
     while True:
         order = torch.randperm(n, generator=generator)  # (N,)
         for start in range(0, n - min(batch_size, n) + 1, batch_size):
             idx = order[start : start + batch_size]  # (B,)
-            yield {k: v[idx] for k, v in data.items()}
+            yield {k: _take(v, idx, device) for k, v in data.items()}
 
 
 def make_optimizer(params: list[nn.Parameter], lr: float, weight_decay: float) -> Optimizer:
@@ -98,6 +117,7 @@ def fit(
     log_every: int = 50,
     val: Mapping[str, Tensor] | None = None,
     models: int | None = None,
+    precision: str = "fp32",
 ) -> TrainLog:
     """Minimize the mean per-image loss with AdamW: linear warm-up over the first 5 % of
     the steps, then a cosine decay (:func:`lr_schedule`).
@@ -112,6 +132,10 @@ def fit(
     (B, M), the objective is the sum over models of each one's mean, and early stopping
     keeps each model's own best step. Every parameter's first dimension must be M equal
     blocks, block m belonging to model m.
+
+    Minibatches go to the model's device (``data`` may stay on the host, ideally pinned:
+    :func:`taskonomy.train.device.place`); ``precision="bf16"`` runs the forward pass and
+    the loss under bf16 autocast (gradients and AdamW stay in float32).
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -124,6 +148,7 @@ def fit(
     opt = make_optimizer(params, lr, weight_decay)
     sched = lr_schedule(opt, steps)
     gen = torch.Generator().manual_seed(seed)
+    device = module_device(model)
     log = TrainLog()
     model.train()
     t0 = time.perf_counter()
@@ -134,7 +159,8 @@ def fit(
 
     def val_loss(held_out: Mapping[str, Tensor]) -> Tensor:
         model.eval()
-        v = per_image(step_loss, held_out).mean(0).reshape(n_models)  # (M,)
+        v = per_image(step_loss, held_out, device=device, precision=precision)
+        v = v.float().mean(0).reshape(n_models).cpu()  # (M,)
         model.train()
         return v
 
@@ -142,11 +168,12 @@ def fit(
     best = val_loss(val) if val is not None else torch.full((n_models,), math.inf)  # (M,)
     best_steps = [0 if val is not None else steps] * n_models
     kept = [t.detach().clone() for t in tracked] if val is not None else []
-    stream = batches(data, batch_size, gen)
+    stream = batches(data, batch_size, gen, device)
     for step in range(1, steps + 1):
         batch = next(stream)
-        per = step_loss(batch)  # (B,) or (B, M)
-        loss = per.mean(0).sum()  # each model's mean loss; M models: their sum
+        with autocast(device, precision):
+            per = step_loss(batch)  # (B,) or (B, M)
+        loss = per.float().mean(0).sum()  # each model's mean loss; M models: their sum
         if not torch.isfinite(loss):
             raise TaskonomyError(
                 f"fit: the loss became {loss.item()} at step {step}; lower the learning rate."
@@ -163,8 +190,9 @@ def fit(
                 v = val_loss(val)
                 log.val_losses.append(float(v.mean()))
                 better = v < best  # (M,) which models improved
+                on_dev = better.to(device)
                 for saved, t in zip(kept, tracked, strict=True):
-                    saved.view(n_models, -1)[better] = t.detach().view(n_models, -1)[better]
+                    _keep_improved(saved, t.detach(), on_dev)
                 best = torch.where(better, v, best)
                 for m in torch.nonzero(better).flatten().tolist():
                     best_steps[m] = step
@@ -180,13 +208,47 @@ def fit(
     return log
 
 
+def _keep_improved(saved: Tensor, current: Tensor, better: Tensor) -> None:
+    """Copy the blocks of ``current`` whose model improved (``better`` (M,)) into ``saved``.
+
+    Block m of the first dimension belongs to model m. Selection, not arithmetic: exact.
+    Works for any memory layout (channels_last weights cannot be ``view``-ed flat).
+    """
+    m = better.shape[0]
+    if current.ndim == 0 or m == 1:
+        if bool(better[0]):
+            saved.copy_(current)
+        return
+    mask = better.repeat_interleave(current.shape[0] // m)  # (first dim,)
+    saved.copy_(torch.where(mask.view(-1, *[1] * (current.ndim - 1)), current, saved))
+
+
 @torch.no_grad()
 def per_image(
-    fn: Callable[[Batch], Tensor], data: Mapping[str, Tensor], batch_size: int = 256
+    fn: Callable[[Batch], Tensor],
+    data: Mapping[str, Tensor],
+    batch_size: int = 256,
+    *,
+    device: torch.device | None = None,
+    precision: str = "fp32",
 ) -> Tensor:
-    """Apply ``fn`` (batch → (B,) or (B, ...)) over all samples in order; concatenate."""
+    """Apply ``fn`` (batch → (B,) or (B, ...)) over all samples in order; concatenate.
+
+    With ``device``, host chunks are copied there first (the result stays on it);
+    ``precision="bf16"``: under bf16 autocast, results returned as float32.
+    """
     n = _n_samples(data)
-    outs = [
-        fn({k: v[s : s + batch_size] for k, v in data.items()}) for s in range(0, n, batch_size)
-    ]
+    dev = device or CPU
+
+    def chunk(s: int) -> Batch:
+        b = {k: v[s : s + batch_size] for k, v in data.items()}
+        if device is None or device.type == "cpu":
+            return b
+        return {k: v.to(device, non_blocking=v.is_pinned()) for k, v in b.items()}
+
+    outs = []
+    for s in range(0, n, batch_size):
+        with autocast(dev, precision):
+            out = fn(chunk(s))
+        outs.append(out if precision == "fp32" else out.float())
     return torch.cat(outs)  # (N, ...)

@@ -22,8 +22,9 @@ from taskonomy.nn.losses import class_weights_from_counts
 from taskonomy.seeds import derived_seed
 from taskonomy.tasks import get_task
 from taskonomy.train.constant import optimal_constant
+from taskonomy.train.device import module_device, place, to_channels_last
 from taskonomy.train.loop import TrainLog, fit, per_image
-from taskonomy.train.tensors import CPU, load_task_split, sample_views, sizes_of, to_device
+from taskonomy.train.tensors import CPU, load_task_split, sample_views, sizes_of
 
 _LOG = logging.getLogger(__name__)
 
@@ -125,14 +126,23 @@ def holdout(
 mean_label_guess = optimal_constant
 
 
-def evaluate(model: TaskModel, data: Mapping[str, Tensor], guess: Tensor | None = None) -> Tensor:
-    """Per-image losses (N,) of ``model`` on ``data``, or, with ``guess``, of that constant
-    prediction scored by the model's loss (the sanity check's reference)."""
+def evaluate(
+    model: TaskModel,
+    data: Mapping[str, Tensor],
+    guess: Tensor | None = None,
+    precision: str = "fp32",
+) -> Tensor:
+    """Per-image losses (N,) of ``model`` on ``data`` (on the model's device), or, with
+    ``guess``, of that constant prediction scored by the model's loss (the sanity check's
+    reference, always in float32)."""
+    device = module_device(model)
     if guess is None:
-        return per_image(lambda b: model.loss(model(b), b), data)
+        return per_image(lambda b: model.loss(model(b), b), data, device=device,
+                         precision=precision)  # fmt: skip
     task = model.spec.name
-    guess = guess.to(next(model.parameters()).device)
-    return per_image(lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), data)
+    guess = guess.to(device)
+    return per_image(lambda b: model.loss(guess.expand(b[task].shape[0], *guess.shape), b), data,
+                     device=device)  # fmt: skip
 
 
 @dataclass
@@ -160,13 +170,17 @@ def fit_task_network(
     encoder: str | None = None,
     threads: int = 1,
     device: torch.device = CPU,
+    precision: str = "fp32",
+    channels_last: bool = False,
     logger: logging.Logger | None = None,
 ) -> FittedNetwork:
     """Train ``task``'s network (``encoder``, default ``arch.encoder``) on ``split``, early
     stopping on held-out scenes of it, and measure per-image losses on the test split.
 
     ``init_seed`` draws the initial weights, ``batch_seed`` the minibatch order (derive
-    them with :func:`network_seeds`).
+    them with :func:`network_seeds`). ``device``: where it trains (the weights are
+    drawn on the CPU first, so a seed gives the same start everywhere); ``precision``
+    "bf16": autocast; ``channels_last``: NHWC weights (faster convolutions on a GPU).
     """
     log_to = logger or _LOG
     model = init_task_network(task, bank, arch, init_seed, encoder)
@@ -174,9 +188,9 @@ def fit_task_network(
     data = load_task_split(bank, task, split)
     guess = optimal_constant(task, data, sizes_of(bank))
     model.head.start_from_guess(guess)  # every network starts at its labels' guess
-    model.to(device)
+    to_channels_last(model.to(device), channels_last)
     train, val = holdout(bank, task, data, split)
-    train, val = to_device(train, device), to_device(val, device)
+    train, val = place(train, device), place(val, device)
     log = fit(
         model,
         lambda b: model.loss(model(b), b),
@@ -188,10 +202,11 @@ def fit_task_network(
         seed=batch_seed,
         log_every=params.log_every,
         val=val if next(iter(val.values())).shape[0] else None,
+        precision=precision,
     )
-    test = to_device(load_task_split(bank, task, "test"), device)
+    test = place(load_task_split(bank, task, "test"), device)
     t0 = time.perf_counter()
-    losses = evaluate(model, test).cpu()  # (N_test,)
+    losses = evaluate(model, test, precision=precision).float().cpu()  # (N_test,)
     eval_seconds = time.perf_counter() - t0
     log_to.info(
         "%s: %d steps in %.1fs, final loss %.4f, kept step %d", task, log.steps, log.seconds,

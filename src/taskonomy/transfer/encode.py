@@ -20,6 +20,7 @@ from taskonomy.data.bank import Bank
 from taskonomy.nn.encoders import source_encoder
 from taskonomy.seeds import derived_seed
 from taskonomy.tasks import get_task
+from taskonomy.train.device import place, to_channels_last
 from taskonomy.train.loop import per_image
 from taskonomy.train.network import Architecture
 from taskonomy.train.tensors import CPU, sample_views
@@ -57,15 +58,26 @@ def frozen_encoder(
 
 
 def encode_split(
-    encoder: nn.Module, bank: Bank, input_key: str, split: str, device: torch.device = CPU
+    encoder: nn.Module,
+    bank: Bank,
+    input_key: str,
+    split: str,
+    device: torch.device = CPU,
+    precision: str = "fp32",
+    channels_last: bool = False,
 ) -> tuple[Tensor, np.ndarray, float]:
-    """(reps (V, C, h, w) float32 on the CPU, the split's view ids (V,), compute seconds)."""
-    encoder = encoder.to(device).eval()
+    """(reps (V, C, h, w) float32 on the CPU, the split's view ids (V,), compute seconds).
+
+    On a GPU the images stay on the host (pinned) and go over in chunks; the cache is
+    written from the host either way.
+    """
+    encoder = to_channels_last(encoder.to(device).eval(), channels_last)
     views = bank.split_views(split)
-    images = torch.from_numpy(np.ascontiguousarray(bank.get(input_key, views))).to(device)
+    images = torch.from_numpy(np.ascontiguousarray(bank.get(input_key, views)))
+    data = place({"x": images}, device, share=0.0)  # 0: pinned host memory on a GPU
     t0 = time.perf_counter()
-    reps = per_image(lambda b: encoder(b["x"]), {"x": images})  # (N, C, h, w)
-    return reps.cpu().float(), views, time.perf_counter() - t0
+    reps = per_image(lambda b: encoder(b["x"]), data, device=device, precision=precision)
+    return reps.cpu().float(), views, time.perf_counter() - t0  # (N, C, h, w)
 
 
 def save_cache(folder: Path, split: str, reps: Tensor, views: np.ndarray) -> None:

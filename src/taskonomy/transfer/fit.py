@@ -21,9 +21,10 @@ from torch import Tensor, nn
 from taskonomy.data.bank import Bank
 from taskonomy.nn.readout import TransferReadout, build_transfer
 from taskonomy.seeds import derived_seed
+from taskonomy.train.device import place, to_channels_last
 from taskonomy.train.loop import fit, per_image
 from taskonomy.train.network import Architecture, holdout, loss_kwargs, mean_label_guess
-from taskonomy.train.tensors import CPU, sizes_of, to_device
+from taskonomy.train.tensors import CPU, sizes_of
 from taskonomy.transfer.stacked import StackedTransfers, use_stacked
 
 _LOG = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def fit_transfers(
     seed: int,
     threads: int = 1,
     device: torch.device = CPU,
+    precision: str = "fp32",
+    channels_last: bool = False,
     logger: logging.Logger | None = None,
     val_fraction: float = 0.15,
 ) -> FittedTransfers:
@@ -116,6 +119,10 @@ def fit_transfers(
     ``seed`` is the run's seed: each transfer's initialization and the shared minibatch
     order derive from it (:func:`transfer_seed`, :func:`minibatch_seed`).
     ``val_fraction`` of the small split's scenes is held out for early stopping (0: none).
+    On a GPU (``device``) the representations stay on it when they fit, else in pinned host
+    memory (:func:`taskonomy.train.device.place`); ``params.stacked`` "auto" then stacks
+    every head kind; ``precision``/``channels_last`` as in
+    :func:`taskonomy.train.network.fit_task_network`.
     """
     log_to = logger or _LOG
     torch.set_num_threads(threads)
@@ -126,31 +133,35 @@ def fit_transfers(
     channels = int(small_reps[0].shape[1])
     seeds = [transfer_seed(seed, target, srcs) for srcs in sets]
     guess = mean_label_guess(target, small_y, sizes_of(bank))
-    readouts = [ro.to(device) for ro in build_readouts(target, sets, channels, bank, arch,
-                                                         seeds, guess)]  # fmt: skip
+    fresh = build_readouts(target, sets, channels, bank, arch, seeds, guess)
+    readouts = [to_channels_last(ro.to(device), channels_last) for ro in fresh]
     # Same minibatch order for every transfer into the target, stacked or not; each
     # transfer keeps its own best step on held-out scenes of the small split.
     hp: dict[str, Any] = {
         "steps": params.steps, "batch_size": params.batch_size, "lr": params.lr,
         "seed": minibatch_seed(seed, target), "log_every": params.log_every,
+        "precision": precision,
     }  # fmt: skip
     small = {**small_y, "reps": torch.cat(small_reps, dim=1)}
     if val_fraction > 0:
         train, val = holdout(bank, target, small, "small", val_fraction)
     else:
         train, val = small, {k: v[:0] for k, v in small.items()}
-    train, val = to_device(train, device), to_device(val, device)
+    train, val = place(train, device), place(val, device)
     n_val = int(val["reps"].shape[0])
-    stacked = use_stacked(params.stacked, target, bank.size[0])
+    stacked = use_stacked(params.stacked, target, bank.size[0], device.type)
     modules: dict[str, nn.Module] = {}
     t0 = time.perf_counter()
     if stacked:
-        model = StackedTransfers(readouts)
-        test = to_device({**test_y, "reps": torch.cat(test_reps, dim=1)}, device)  # (N, M·C, h, w)
+        model = to_channels_last(StackedTransfers(readouts), channels_last)
+        test = place({**test_y, "reps": torch.cat(test_reps, dim=1)}, device)  # (N, M·C, h, w)
         log = fit(model, lambda b: model.per_model_loss(model(b["reps"]), b).T, train,
                   val=val if n_val else None, models=len(readouts), **hp)  # fmt: skip
         losses = per_image(
-            lambda b: model.per_model_loss(model(b["reps"]), b).T, test
+            lambda b: model.per_model_loss(model(b["reps"]), b).T,
+            test,
+            device=device,
+            precision=precision,
         ).T  # (M, N_test)
         seconds, best_steps = log.seconds, log.best_steps
         modules["readouts"] = model
@@ -167,7 +178,8 @@ def fit_transfers(
             log = fit(ro, step_loss, {**train, "reps": train["reps"][:, block]}, val=own_val, **hp)
             seconds += log.seconds
             best_steps.append(log.best_step)
-            rows.append(per_image(step_loss, to_device({**test_y, "reps": test_reps[i]}, device)))
+            own_test = place({**test_y, "reps": test_reps[i]}, device)
+            rows.append(per_image(step_loss, own_test, device=device, precision=precision))
             modules[f"readout{i}"] = ro
         losses = torch.stack(rows)  # (M, N_test)
     compute = time.perf_counter() - t0
@@ -175,4 +187,5 @@ def fit_transfers(
         "%d transfers into %s (%s): %.1fs, best steps %s", len(sets), target,
         "stacked" if stacked else "one by one", compute, best_steps,
     )  # fmt: skip
-    return FittedTransfers(losses.cpu(), list(best_steps), seconds, compute, stacked, modules)
+    losses = losses.float().cpu()
+    return FittedTransfers(losses, list(best_steps), seconds, compute, stacked, modules)

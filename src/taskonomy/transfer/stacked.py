@@ -25,11 +25,15 @@ from taskonomy.nn.readout import TransferReadout
 from taskonomy.tasks import get_task
 
 
-def use_stacked(mode: str, target: str, image_size: int) -> bool:
+def use_stacked(mode: str, target: str, image_size: int, device_type: str = "cpu") -> bool:
     """Whether to train a group of transfers stacked: ``mode`` "always", "never" or
-    "auto" (the pipeline's ``transfer.stacked``)."""
+    "auto" (the pipeline's ``transfer.stacked``), on a device of ``device_type``."""
     if mode != "auto":
         return mode == "always"
+    if device_type != "cpu":
+        # On a GPU one grouped launch over M transfers beats M small launches for every
+        # head kind: the device is otherwise idle between tiny kernels.
+        return True
     head = get_task(target).head
     if head is None or not is_dense(head.decoder):
         return True
