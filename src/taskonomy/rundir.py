@@ -6,7 +6,7 @@ the report, the solver page and the CLI read them. Layout (besides ``jobs/`` and
     <run>/
       config.yaml
       tables/affinities.csv, wins_vs_self.csv, wins_vs_pixels.csv, losses.csv, sanity.csv,
-             novel_<task>.json
+             novel_<task>.json, per_image_losses.npz, affinities_ci.csv, significance.json
       taxonomies/budget<B>_order<K>.json
       report/index.html
 """
@@ -25,6 +25,10 @@ WINS_VS_PIXELS_CSV = "wins_vs_pixels.csv"
 LOSSES_CSV = "losses.csv"
 SANITY_CSV = "sanity.csv"
 NOVEL_PREFIX = "novel_"
+# Uncertainty (issue 13): per-image test losses, bootstrap intervals, significance tests.
+PER_IMAGE_LOSSES_NPZ = "per_image_losses.npz"
+AFFINITIES_CI_CSV = "affinities_ci.csv"
+SIGNIFICANCE_JSON = "significance.json"
 #: table kind → its file in ``tables/`` (also the layout of a packaged table set)
 TABLE_FILES: dict[str, str] = {
     "affinity": AFFINITIES_CSV,
@@ -63,6 +67,18 @@ class RunFiles:
     @property
     def sanity_csv(self) -> Path:
         return self.tables_dir / SANITY_CSV
+
+    @property
+    def per_image_losses(self) -> Path:
+        return self.tables_dir / PER_IMAGE_LOSSES_NPZ
+
+    @property
+    def affinities_ci_csv(self) -> Path:
+        return self.tables_dir / AFFINITIES_CI_CSV
+
+    @property
+    def significance_json(self) -> Path:
+        return self.tables_dir / SIGNIFICANCE_JSON
 
     def novel_json(self, task: str) -> Path:
         return self.tables_dir / f"{NOVEL_PREFIX}{task}.json"

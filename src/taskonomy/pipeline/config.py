@@ -80,6 +80,16 @@ class TaxonomyConfig(_Strict):
     orders: list[int | None] = Field(default_factory=lambda: [1, 2, None])
 
 
+class UncertaintyConfig(_Strict):
+    """Bootstrap intervals, taxonomy stability and significance (issue 13)."""
+
+    enabled: bool = True
+    replicates: int = Field(1000, ge=1)  # bootstrap replicates of the whole AHP chain
+    level: float = Field(0.95, gt=0, lt=1)  # two-sided coverage of the intervals
+    stability_replicates: int = Field(200, ge=1)  # BIP re-solves per taxonomy
+    random_policies: int = Field(1000, ge=1)  # random feasible policies per taxonomy
+
+
 class RunConfig(_Strict):
     preset: str | None = None
     seed: int = 0
@@ -91,6 +101,7 @@ class RunConfig(_Strict):
     pixels: TrainConfig = Field(default_factory=lambda: TrainConfig(steps=300))
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
+    uncertainty: UncertaintyConfig = Field(default_factory=UncertaintyConfig)
     workers: int = Field(2, ge=1)
     # "stop": a task network that does not beat the mean-label guess ends the run.
     sanity: Literal["stop", "warn"] = "stop"
