@@ -25,7 +25,7 @@ import numpy as np
 
 from taskonomy.affinity.bootstrap import AffinityBootstrap, Objective, objective_table
 from taskonomy.affinity.table import Transfer, TransferTable
-from taskonomy.errors import TaskonomyError, input_error, one_of
+from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate.significance import PairedTest, PolicySignificance, best_vs_baselines
 from taskonomy.io import atomic_write_bytes
 from taskonomy.rundir import PER_IMAGE_LOSSES_NPZ, RunFiles
@@ -99,15 +99,6 @@ def bootstrap(
 ) -> AffinityBootstrap:
     """Fit the bootstrap on per-image losses (labels with ``pixels`` feed only win rates)."""
     return AffinityBootstrap(n_replicates=replicates, level=level, seed=seed).fit(losses)  # type: ignore[arg-type]
-
-
-def parse_objective(value: object) -> Objective:
-    """``mean`` or ``lcb`` (one-line error otherwise)."""
-    if value not in ("mean", "lcb"):
-        raise input_error(
-            "objective", value, one_of(["mean", "lcb"]), "Use --objective mean or lcb."
-        )
-    return value  # type: ignore[return-value]
 
 
 def objective_affinities(
