@@ -63,7 +63,12 @@ def solve(
 ) -> None:
     """Choose which tasks to train and which transfer serves each target."""
     from taskonomy.evaluate.plan import load_table_and_winrates
-    from taskonomy.evaluate.uncertainty import losses_beside, plan_with_uncertainty
+    from taskonomy.evaluate.uncertainty import (
+        bootstrap,
+        load_per_image_losses,
+        losses_beside,
+        plan_with_uncertainty,
+    )
     from taskonomy.rundir import affinity_candidates
     from taskonomy.taxonomy.request import PlanRequest
 
@@ -81,10 +86,11 @@ def solve(
              "importance": importance, "label_cost": label_cost, "objective": objective}
         )  # fmt: skip
         table, wr, path = load_table_and_winrates(table_argument(affinities), winrates)
+        found = losses if losses is not None else losses_beside(path)
+        boot = None if found is None else bootstrap(load_per_image_losses(found), replicates, level)
         policy, extra = plan_with_uncertainty(
-            table, request, wr, losses if losses is not None else losses_beside(path),
-            replicates=replicates, level=level, stability_replicates=stability_replicates,
-        )  # fmt: skip
+            table, request, wr, boot, stability_replicates=stability_replicates
+        )
     if as_json:
         typer.echo(json.dumps({**policy.to_json(), **extra}, indent=2))
         return

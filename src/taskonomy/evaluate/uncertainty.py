@@ -248,24 +248,19 @@ def plan_with_uncertainty(
     table: TransferTable,
     request: PlanRequest,
     winrates: tuple[TransferTable, TransferTable] | None,
-    losses: str | os.PathLike[str] | None,
+    boot: AffinityBootstrap | None,
     *,
-    replicates: int = 1000,
-    level: float = 0.95,
     stability_replicates: int = 200,
 ) -> tuple[Policy, dict[str, Any]]:
     """Solve ``request`` on ``table`` (or on its lower bounds for ``objective: lcb``).
 
-    With per-image ``losses`` (a ``per_image_losses.npz``) the second value holds
+    With a bootstrap ``boot`` of the table's per-image losses the second value holds
     ``objective_kind`` and ``uncertainty`` (stability and intervals); without, it is empty
     (and ``lcb`` is refused with a one-line error). Shared by ``taskonomy solve`` and the
     solver page.
     """
     from taskonomy.evaluate.plan import plan
 
-    boot = None
-    if losses is not None:
-        boot = bootstrap(load_per_image_losses(losses), replicates, level)
     solve_on = objective_affinities(table, request.objective, boot)
     policy = plan(solve_on, request, winrates=winrates)
     if boot is None:

@@ -11,14 +11,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from taskonomy.affinity.bootstrap import read_ci_csv_text
+from taskonomy.affinity.bootstrap import AffinityBootstrap, read_ci_csv_text
+from taskonomy.affinity.table import TransferTable
+from taskonomy.evaluate.uncertainty import (
+    bootstrap,
+    load_per_image_losses,
+    plan_with_uncertainty,
+)
 from taskonomy.rundir import RunFiles
+from taskonomy.taxonomy.policy import Policy
+from taskonomy.taxonomy.request import PlanRequest
 
 GridKey = tuple[float, int | None]
 
@@ -129,3 +138,37 @@ def section_uncertainty(run_dir: Path | None) -> str:
             + _table(["target", "best transfer", "baseline", "win rate", "p", "significant"], trs)
         )
     return "".join(parts)
+
+
+# ---- the solver page ---------------------------------------------------------------------
+SERVER_REPLICATES = 1000  # bootstrap replicates (vectorized: about a second on CPU)
+SERVER_STABILITY_REPLICATES = 100  # BIP re-solves per page solve: keeps the page responsive
+
+
+@lru_cache(maxsize=4)
+def _server_bootstrap(path: str, mtime_ns: int) -> AffinityBootstrap:
+    # Keyed by the file's mtime too: a run that rewrote its losses is read again.
+    return bootstrap(load_per_image_losses(path), SERVER_REPLICATES)
+
+
+def server_bootstrap(losses: Path | None) -> AffinityBootstrap | None:
+    """The (cached) bootstrap of a served table's per-image losses, or ``None``."""
+    if losses is None:
+        return None
+    return _server_bootstrap(str(losses), losses.stat().st_mtime_ns)
+
+
+def server_solve(
+    table: TransferTable,
+    request: PlanRequest,
+    winrates: tuple[TransferTable, TransferTable] | None,
+    losses: Path | None,
+) -> tuple[Policy, dict[str, Any]]:
+    """What ``POST /api/solve`` answers: the policy and, with losses, its ``uncertainty``."""
+    return plan_with_uncertainty(
+        table,
+        request,
+        winrates,
+        server_bootstrap(losses),
+        stability_replicates=SERVER_STABILITY_REPLICATES,
+    )
