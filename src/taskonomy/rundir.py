@@ -6,7 +6,8 @@ the report, the solver page and the CLI read them. Layout (besides ``jobs/`` and
     <run>/
       config.yaml
       tables/affinities.csv, wins_vs_self.csv, wins_vs_pixels.csv, losses.csv, sanity.csv,
-             effects.csv, diagnostics.json, novel_<task>.json
+             effects.csv, diagnostics.json, novel_<task>.json, per_image_losses.npz,
+             affinities_ci.csv, significance.json
       taxonomies/budget<B>_order<K>.json
       report/index.html
 """
@@ -28,6 +29,10 @@ EFFECTS_CSV = "effects.csv"
 DIAGNOSTICS_JSON = "diagnostics.json"
 SEEDS = "seeds"
 NOVEL_PREFIX = "novel_"
+# Uncertainty (issue 13): per-image test losses, bootstrap intervals, significance tests.
+PER_IMAGE_LOSSES_NPZ = "per_image_losses.npz"
+AFFINITIES_CI_CSV = "affinities_ci.csv"
+SIGNIFICANCE_JSON = "significance.json"
 #: table kind → its file in ``tables/`` (also the layout of a packaged table set)
 TABLE_FILES: dict[str, str] = {
     "affinity": AFFINITIES_CSV,
@@ -74,6 +79,18 @@ class RunFiles:
     @property
     def diagnostics_json(self) -> Path:
         return self.tables_dir / DIAGNOSTICS_JSON
+
+    @property
+    def per_image_losses(self) -> Path:
+        return self.tables_dir / PER_IMAGE_LOSSES_NPZ
+
+    @property
+    def affinities_ci_csv(self) -> Path:
+        return self.tables_dir / AFFINITIES_CI_CSV
+
+    @property
+    def significance_json(self) -> Path:
+        return self.tables_dir / SIGNIFICANCE_JSON
 
     def novel_json(self, task: str) -> Path:
         return self.tables_dir / f"{NOVEL_PREFIX}{task}.json"

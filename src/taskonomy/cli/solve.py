@@ -16,8 +16,8 @@ def solve(
     affinities: str = typer.Option(
         ...,
         "--affinities",
-        help="Affinity table: a project .csv, a 2018 all_affinities*.pkl, or a packaged name "
-        "(taskonomy-2018, taskonomy-2018-16k, taskonomy-2018-1k).",
+        help="Affinity table: a project .csv, a run directory, a 2018 all_affinities*.pkl, or a "
+        "packaged name (taskonomy-2018, taskonomy-2018-16k, taskonomy-2018-1k).",
     ),
     budget: str = typer.Option(..., "--budget", help="Supervision budget (Σ label cost)."),
     max_order: str = typer.Option(
@@ -43,28 +43,69 @@ def solve(
         "--winrates",
         help="Folder with win rates (wins_vs_pixels/wins_vs_self CSVs or 2018 pickles).",
     ),
+    objective: str = typer.Option(
+        "mean",
+        "--objective",
+        help="mean: maximize the affinities; lcb: their bootstrap lower bounds (needs "
+        "per-image losses).",
+    ),
+    losses: Path | None = typer.Option(
+        None,
+        "--losses",
+        help="Per-image losses (.npz of `taskonomy run`; default: tables/per_image_losses.npz "
+        "beside the table). With them the answer carries intervals and stability.",
+    ),
+    replicates: int = typer.Option(1000, "--replicates", help="Bootstrap replicates."),
+    level: float = typer.Option(0.95, "--level", help="Coverage of the intervals."),
+    stability_replicates: int = typer.Option(
+        200, "--stability-replicates", help="Replicates on which the BIP is re-solved."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Choose which tasks to train and which transfer serves each target."""
     from taskonomy.affinity.table import normalization_warnings
-    from taskonomy.evaluate.plan import load_table_and_winrates, plan
+    from taskonomy.evaluate.plan import load_table_and_winrates
+    from taskonomy.evaluate.uncertainty import (
+        bootstrap,
+        load_per_image_losses,
+        losses_beside,
+        plan_with_uncertainty,
+    )
+    from taskonomy.rundir import affinity_candidates
     from taskonomy.taxonomy.request import PlanRequest
+
+    def table_argument(given: str) -> str | Path:
+        """A run directory (or its tables/) stands for its affinity table."""
+        if not Path(given).is_dir():
+            return given
+        found = [p for p in affinity_candidates(given) if p.is_file()]
+        return found[0] if found else given  # a folder without one: the usual one-line error
 
     with user_errors():
         # The same request model as the solver page: same checks, same messages.
         request = PlanRequest.build(
             {"budget": budget, "max_order": max_order, "targets": targets, "sources": sources,
-             "importance": importance, "label_cost": label_cost}
+             "importance": importance, "label_cost": label_cost, "objective": objective}
         )  # fmt: skip
-        table, wr, _ = load_table_and_winrates(affinities, winrates)
+        table, wr, path = load_table_and_winrates(table_argument(affinities), winrates)
         request.check_against(table)
         for line in normalization_warnings(table):
             print(f"warning: {line}", file=sys.stderr)
-        policy = plan(table, request, winrates=wr)
+        found = losses if losses is not None else losses_beside(path)
+        boot = None if found is None else bootstrap(load_per_image_losses(found), replicates, level)
+        policy, extra = plan_with_uncertainty(
+            table, request, wr, boot, stability_replicates=stability_replicates
+        )
     if as_json:
-        typer.echo(json.dumps(policy.to_json(), indent=2))
+        typer.echo(json.dumps({**policy.to_json(), **extra}, indent=2))
         return
     _print_table(policy)
+    if "uncertainty" in extra:
+        stab = extra["uncertainty"]["stability"]
+        typer.echo(
+            f"objective {request.objective}; the policy is the optimum in "
+            f"{stab['optimum_probability']:.0%} of {stab['replicates']} bootstrap replicates"
+        )
 
 
 def _fmt(x: float | None) -> str:

@@ -132,6 +132,16 @@ class ResourcesConfig(_Strict):
         return amounts
 
 
+class UncertaintyConfig(_Strict):
+    """Bootstrap intervals, taxonomy stability and significance."""
+
+    enabled: bool = True
+    replicates: Int = Field(1000, ge=1)  # bootstrap replicates of the whole AHP chain
+    level: float = Field(0.95, gt=0, lt=1)  # two-sided coverage of the intervals
+    stability_replicates: Int = Field(200, ge=1)  # BIP re-solves per taxonomy
+    random_policies: Int = Field(1000, ge=1)  # random feasible policies per taxonomy
+
+
 class RunConfig(_Strict):
     preset: str | None = None
     seed: Int = Field(0, ge=0)
@@ -147,6 +157,7 @@ class RunConfig(_Strict):
     pixels: TrainConfig = Field(default_factory=lambda: TrainConfig(steps=300))
     transfer: TransferConfig = Field(default_factory=TransferConfig)
     taxonomy: TaxonomyConfig = Field(default_factory=TaxonomyConfig)
+    uncertainty: UncertaintyConfig = Field(default_factory=UncertaintyConfig)
     workers: Int = Field(2, ge=1)
     # Math-library threads of every train/encode/transfer job, whatever runs it (in-process,
     # pool, Ray): part of the job keys, since float reductions differ between thread counts.

@@ -38,6 +38,7 @@ from taskonomy.pipeline.execution import exported, for_run
 from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
+from taskonomy.pipeline.uncertainty import measure_uncertainty
 from taskonomy.rundir import TABLES, TAXONOMIES
 from taskonomy.tasks import get_task
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
@@ -342,6 +343,9 @@ def _measure(
                                       consistency, affinities)  # fmt: skip
 
     taxonomies = _taxonomies(rd, plan, affinities, (vs_pixels, vs_self))
+    # Issue 13: intervals, taxonomy stability and significance from the per-image losses.
+    measure_uncertainty(rd, plan.cfg, with_pixels, affinities, (vs_pixels, vs_self), taxonomies,
+                        {"targets": plan.targets, "sources": plan.sources})  # fmt: skip
     novel = _novel(rd, plan, transfers, taxonomies, losses_of)
     return RunResult(rd.root, affinities, vs_self, vs_pixels, sanity, taxonomies, novel,
                      consistency=consistency, warnings=diag["warnings"])  # fmt: skip

@@ -277,12 +277,22 @@ def _label_margin(chars: int, fontsize: float, axes_width_in: float) -> float:
     return ratio / (1 - 2 * ratio)
 
 
-def _arrow(ax: Axes, a: tuple[float, float], b: tuple[float, float], color: Any) -> None:
+def _arrow(
+    ax: Axes, a: tuple[float, float], b: tuple[float, float], color: Any, alpha: float = 1.0
+) -> None:
     from matplotlib.patches import FancyArrowPatch
 
     ax.add_patch(
         FancyArrowPatch(
-            a, b, arrowstyle="-|>", mutation_scale=7, color=color, lw=0.9, shrinkA=0, shrinkB=0
+            a,
+            b,
+            arrowstyle="-|>",
+            mutation_scale=7,
+            color=color,
+            lw=0.9,
+            shrinkA=0,
+            shrinkB=0,
+            alpha=alpha,
         )
     )
 
@@ -312,8 +322,13 @@ def _draw_policy(
     fontsize: float,
     axes_width_in: float,
     show_scores: bool,
+    stability: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Draw ``policy`` on ``ax``; return the layout (for tests and callers)."""
+    """Draw ``policy`` on ``ax``; return the layout (for tests and callers).
+
+    ``stability``: target → share of bootstrap optima choosing the same edge; drawn as the
+    edge's opacity (floor 0.15 so an unstable edge stays visible).
+    """
     left, transfers, scratch_targets, untrained = _graph_columns(policy)
     span = max(len(left), len(transfers), 1) - 1.0
     y_left = dict(zip(left, _spread(len(left), span), strict=True))
@@ -367,19 +382,20 @@ def _draw_policy(
     for i, t in enumerate(right):
         c = transfers[t]
         color = palette(i % 10)
+        alpha = 1.0 if stability is None else 0.15 + 0.85 * float(stability.get(t, 1.0))
         srcs = [s for s in c.sources if s in y_left]
         yt = y_right[t]
         if len(c.sources) == 1:
             ys = y_left.get(c.sources[0], yt)
-            _arrow(ax, (0.02, ys), (0.98, yt), color)
+            _arrow(ax, (0.02, ys), (0.98, yt), color, alpha)
             continue
         # Junction x staggered so several higher-order transfers stay distinguishable.
         k = higher.index(t)
         jx = 0.45 + 0.2 * (k / max(len(higher) - 1, 1))
         jy = (float(np.mean([y_left[s] for s in srcs])) + yt) / 2 if srcs else yt
         for s in srcs:
-            ax.plot([0.02, jx], [y_left[s], jy], color=color, lw=0.9, alpha=0.85)
-        _arrow(ax, (jx, jy), (0.98, yt), color)
+            ax.plot([0.02, jx], [y_left[s], jy], color=color, lw=0.9, alpha=0.85 * alpha)
+        _arrow(ax, (jx, jy), (0.98, yt), color, alpha)
         ax.plot([jx], [jy], "o", ms=4.5, mfc="white", mec=color, mew=1.4, zorder=5, gid=JUNCTION)
         junctions.append((t, jx, jy))
     return {"left": left, "right": right, "junctions": junctions, "untrained": untrained}
@@ -455,10 +471,13 @@ def taxonomy_grid(
     *,
     show_scores: bool = False,
     dpi: int = 150,
+    stability: Mapping[tuple[float, int | None], Mapping[str, float]] | None = None,
 ) -> Figure:
     """Small multiples of policy graphs (the paper's Figure 8): rows = orders, cols = budgets.
 
     ``policies`` maps ``(budget, max_order)`` to a policy; missing cells stay empty.
+    ``stability`` (same keys): target → bootstrap frequency of its chosen edge, drawn as the
+    edge's opacity.
     """
     if not policies:
         raise input_error("taxonomy_grid", "no policies", "at least one (budget, order) → Policy")
@@ -483,8 +502,9 @@ def taxonomy_grid(
                 ax.set_title(f"budget {b:g}, order {_order_label(k)}: not solved", fontsize=8)
                 continue
             layout = _draw_policy(
-                ax, pol, fontsize=6, axes_width_in=panel_w * 0.95, show_scores=show_scores
-            )
+                ax, pol, fontsize=6, axes_width_in=panel_w * 0.95, show_scores=show_scores,
+                stability=None if stability is None else stability.get((b, k)),
+            )  # fmt: skip
             any_untrained |= bool(layout["untrained"])
             ax.set_title(
                 f"budget {b:g}, max order {_order_label(k)} (objective {pol.objective:.3g})",

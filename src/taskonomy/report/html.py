@@ -38,6 +38,7 @@ from taskonomy.affinity.table import TransferTable, read_table
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate.gain_quality import WinRates, group_by_order, mean_gain_quality
 from taskonomy.io import atomic_write_text
+from taskonomy.report.uncertainty import edge_stability, section_uncertainty
 from taskonomy.rundir import RunFiles
 from taskonomy.taxonomy.policy import Policy
 
@@ -55,6 +56,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("taxonomies", "Taxonomies by budget and order"),
     ("gain-quality", "Gain and Quality as the budget grows"),
     ("novel", "Novel tasks"),
+    ("uncertainty", "How sure is the taxonomy?"),
 )
 GRID_BUDGETS = 6  # columns of the Figure 8 grid
 GRID_ORDERS = 3  # rows of the Figure 8 grid (and orders of the Figure 9 sweep)
@@ -418,12 +420,14 @@ def _section_taxonomies(inp: _Inputs, figs: _Figures) -> str:
     parts: list[str] = []
     if inp.policies:
         grid = _grid_policies(inp.policies)
+        stab = edge_stability(inp.run_dir) if inp.run_dir is not None else None
         parts.append(figs.add(
-            "taxonomies", taxonomy_grid(grid), "grid of taxonomy graphs",
+            "taxonomies", taxonomy_grid(grid, stability=stab or None), "grid of taxonomy graphs",
             "Taxonomies solved by the BIP for a grid of supervision budgets (columns) and "
             "largest transfer orders (rows), like the paper's Figure 8. Orange: trained from "
             "scratch; blue: served by a transfer; white dots join the sources of a "
-            "higher-order transfer.",
+            "higher-order transfer."
+            + (" Edge opacity: bootstrap stability of the edge." if stab else ""),
         ))  # fmt: skip
         rows = []
         for p in sorted(inp.policies, key=lambda p: (_order_key(p.max_order), p.budget)):
@@ -567,6 +571,7 @@ def build_report(
         "taxonomies": lambda: _section_taxonomies(inp, figs),
         "gain-quality": lambda: _section_gain_quality(inp, figs),
         "novel": lambda: _section_novel(inp),
+        "uncertainty": lambda: section_uncertainty(inp.run_dir),
     }
     sections = "".join(
         f'<section id="{sid}"><h2>{_esc(title)}</h2>{bodies[sid]()}</section>'

@@ -9,9 +9,11 @@ API:
 
 * ``GET /api/tasks``: the table's targets, sources, max order, task families and defaults.
 * ``POST /api/solve``: a JSON object with the CLI flags' fields (``budget``, ``max_order``,
-  ``targets``, ``sources``, ``importance``, ``label_cost``) → the policy JSON. Bad input and
-  infeasible problems answer 400 with ``{"error": "<one line>"}``; unexpected failures answer
-  500 with a short message and are logged here, never sent as a traceback.
+  ``targets``, ``sources``, ``importance``, ``label_cost``, ``objective``) → the policy
+  JSON; with per-image losses beside the table (a run's ``tables/per_image_losses.npz``) it
+  also carries ``objective_kind`` and ``uncertainty`` (intervals and stability per edge).
+  Bad input and infeasible problems answer 400 with ``{"error": "<one line>"}``; unexpected
+  failures answer 500 with a short message and are logged here, never sent as a traceback.
 
 Only the standard library's ``http.server`` is used. The server binds to 127.0.0.1 unless
 told otherwise and, when bound to a loopback address, refuses requests whose ``Host`` header
@@ -37,6 +39,8 @@ from urllib.parse import urlsplit
 from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate import plan as P
+from taskonomy.evaluate.uncertainty import losses_beside
+from taskonomy.report.uncertainty import server_solve
 from taskonomy.rundir import AFFINITIES_CSV, affinity_candidates
 from taskonomy.tasks import BASELINES, get_task
 from taskonomy.tasks import families as task_families
@@ -77,6 +81,7 @@ class SolverData:
     winrates: P.WinRates | None
     affinity_path: Path
     winrates_path: Path | None = None  # given explicitly (`--winrates`), else found beside
+    losses_path: Path | None = None  # per-image losses beside the table: intervals, stability
 
 
 def find_affinities(run_dir: str | os.PathLike[str]) -> Path:
@@ -120,7 +125,8 @@ def load_solver_data(
     path = find_affinities(run_dir) if run_dir is not None else Path(affinities)  # type: ignore[arg-type]
     table, wr, _ = P.load_table_and_winrates(path, winrates)
     # As given (a packaged name stays a name), so the page's CLI line works as printed.
-    return SolverData(table, wr, path, Path(winrates) if winrates is not None else None)
+    return SolverData(table, wr, path, Path(winrates) if winrates is not None else None,
+                      losses_beside(path) if path.is_file() else None)  # fmt: skip
 
 
 def default_sources(table: TransferTable) -> list[str]:
@@ -160,6 +166,7 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
     return {
         "affinities": data.affinity_path.name,  # shown on the page: the name, not the path
         "has_winrates": data.winrates is not None,
+        "has_uncertainty": data.losses_path is not None,
         "targets": targets,
         "sources": sources,
         "has_self": has_self,
@@ -198,9 +205,9 @@ def solve(data: SolverData, request: PlanRequest) -> Policy:
     return P.plan(data.affinities, request, winrates=data.winrates)
 
 
-def policy_json_text(policy: Policy) -> str:
-    """The policy serialized as ``taskonomy solve --json`` prints it."""
-    return json.dumps(policy.to_json(), indent=2)
+def policy_json_text(policy: Policy, extra: dict[str, Any] | None = None) -> str:
+    """The policy serialized as ``taskonomy solve --json`` prints it (``extra``: uncertainty)."""
+    return json.dumps({**policy.to_json(), **(extra or {})}, indent=2)
 
 
 def _one_line(message: str) -> str:
@@ -370,7 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = parse_solve_request(body)
             with self.server.solve_lock:
-                policy = solve(self.server.data, request)
+                data = self.server.data
+                policy, extra = server_solve(
+                    data.affinities, request, data.winrates, data.losses_path
+                )
         except TaskonomyError as exc:
             log.info("solve refused: %s", exc)
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
@@ -382,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "internal error while solving; the details are in the server's log.",
             )
             return
-        self._send_json_text(HTTPStatus.OK, policy_json_text(policy))
+        self._send_json_text(HTTPStatus.OK, policy_json_text(policy, extra))
 
 
 def make_server(

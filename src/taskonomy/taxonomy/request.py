@@ -6,7 +6,9 @@ values): the same checks and the same one-line messages either way. Accepted for
 * ``budget``: a number ≥ 0 (or its text); ``max_order``: an integer ≥ 1, or
   ``unlimited``/``all``/``none``/``inf``/``None`` for no limit;
 * ``targets``/``sources``: a list of task names or the CLI's ``"a,b,c"`` (empty → default);
-* ``importance``/``label_cost``: ``{task: number ≥ 0}`` or the CLI's ``"t=w,u=v"``.
+* ``importance``/``label_cost``: ``{task: number ≥ 0}`` or the CLI's ``"t=w,u=v"``;
+* ``objective``: ``mean`` (default: the affinities as given) or ``lcb`` (their bootstrap
+  lower bounds; the caller passes that table, see ``evaluate/uncertainty.py``).
 
 Task names may be canonical or 2018 names; the request holds canonical ones.
 """
@@ -14,7 +16,7 @@ Task names may be canonical or 2018 names; the request holds canonical ones.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -22,7 +24,8 @@ from taskonomy.affinity.table import TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.tasks import canonical_name
 
-FIELDS = ("budget", "max_order", "targets", "sources", "importance", "label_cost")
+FIELDS = ("budget", "max_order", "targets", "sources", "importance", "label_cost", "objective")
+OBJECTIVES = ("mean", "lcb")
 REQUIRED = ("budget", "max_order")
 _UNLIMITED = ("unlimited", "all", "none", "inf")
 
@@ -140,6 +143,8 @@ class PlanRequest(BaseModel):
     sources: list[str] | None = None
     importance: dict[str, float] | None = None
     label_cost: dict[str, float] | None = None
+    # Which table the BIP maximizes; not a BIP parameter (the table is chosen by the caller).
+    objective: Literal["mean", "lcb"] = "mean"
 
     # Every field is parsed by the helpers above (before pydantic's own coercion), so a
     # CLI string and a JSON value give the same result and the same message.
@@ -162,6 +167,15 @@ class PlanRequest(BaseModel):
     @classmethod
     def _weights(cls, v: object, info: Any) -> dict[str, float] | None:
         return parse_assignments(v, info.field_name)
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _objective(cls, v: object) -> str:
+        if v is None:
+            return "mean"
+        if not isinstance(v, str) or v.strip().lower() not in OBJECTIVES:
+            raise input_error("objective", v, one_of(OBJECTIVES))
+        return v.strip().lower()
 
     @classmethod
     def build(cls, fields: object) -> PlanRequest:
@@ -206,4 +220,4 @@ class PlanRequest(BaseModel):
 
     def plan_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`taskonomy.taxonomy.plan.plan`."""
-        return self.model_dump()
+        return self.model_dump(exclude={"objective"})

@@ -151,6 +151,9 @@ function buildControls() {
     changed();
   });
   order.addEventListener("change", changed);
+  // Intervals, stability and the robust objective need the run's per-image losses.
+  $("objective-field").hidden = !meta.has_uncertainty;
+  $("objective-kind").addEventListener("change", changed);
   $("solve").addEventListener("click", solveNow);
   $("reset-tasks").addEventListener("click", () => {
     for (const name of Object.keys(state.rows)) {
@@ -205,7 +208,7 @@ function collect() {
   // `random` (untrained, free) stays available: an explicit source list is used as is.
   for (const name of state.meta.free_sources || []) if (!sources.includes(name)) sources.push(name);
   const order = $("max-order").value;
-  return {
+  const req = {
     budget: numberOrRaw($("budget").value),
     max_order: order === "unlimited" ? "unlimited" : Number(order),
     targets,
@@ -213,6 +216,8 @@ function collect() {
     importance,
     label_cost: labelCost,
   };
+  if (state.meta.has_uncertainty && $("objective-kind").value !== "mean") req.objective = $("objective-kind").value;
+  return req;
 }
 
 function sameSet(a, b) {
@@ -227,6 +232,7 @@ function cliCommand(req) {
   const pairs = (obj) => Object.entries(obj).map(([k, v]) => `${k}=${v}`).join(",");
   if (Object.keys(req.importance).length) parts.push(`--importance ${pairs(req.importance)}`);
   if (Object.keys(req.label_cost).length) parts.push(`--label-cost ${pairs(req.label_cost)}`);
+  if (req.objective) parts.push(`--objective ${req.objective}`);
   parts.push("--json");
   return parts.join(" ");
 }
@@ -315,6 +321,11 @@ function showPolicy(policy, text, req) {
   $("n-transfer").textContent = `${nTransfer} of ${targets.length}`;
   $("shown-order").textContent = policy.max_order === null ? "unlimited" : String(policy.max_order);
 
+  const stab = policy.uncertainty ? policy.uncertainty.stability : null;
+  $("optimum-stat").hidden = !stab;
+  $("optimum").textContent = stab ? `${Math.round(100 * stab.optimum_probability)}% of ${stab.replicates}` : "–";
+  if (stab) $("optimum").dataset.value = String(stab.optimum_probability);
+
   renderTable(policy, req);
   renderGraph(policy);
 
@@ -326,6 +337,24 @@ function showPolicy(policy, text, req) {
   link.removeAttribute("aria-disabled");
   $("cli").textContent = cliCommand(req);
   finish("solved");
+}
+
+// "[lower, upper] (level); chosen in x% of bootstrap optima" for one target's edge, or "".
+function uncertaintyNote(policy, target) {
+  const u = policy.uncertainty;
+  if (!u) return "";
+  const iv = u.intervals[target];
+  const e = u.stability.edge_frequency[target];
+  const parts = [];
+  if (iv) parts.push(`${Math.round(100 * u.level)}% interval [${fmt(iv.lower, 4)}, ${fmt(iv.upper, 4)}]`);
+  if (e) parts.push(`chosen in ${Math.round(100 * e.frequency)}% of bootstrap optima`);
+  return parts.join("; ");
+}
+
+function edgeOpacity(policy, target) {
+  const u = policy.uncertainty;
+  const e = u ? u.stability.edge_frequency[target] : null;
+  return e ? 0.15 + 0.85 * e.frequency : 1;
 }
 
 function renderTable(policy, req) {
@@ -348,6 +377,7 @@ function renderTable(policy, req) {
       const td = el("td", { class: `${key} ${cls}`.trim(), "data-col": key }, text);
       // Full precision for anyone comparing with the JSON (the text is rounded).
       if (value !== null && value !== undefined) td.dataset.value = String(value);
+      if (key === "affinity" && policy.uncertainty) td.title = uncertaintyNote(policy, target);
       tr.append(td);
     }
     tr.addEventListener("mouseenter", () => highlight(target, true));
@@ -424,7 +454,9 @@ function renderGraph(policy) {
     const c = choices[t];
     const yt = yR(i);
     const srcs = c.sources;
-    const tip = `${srcs.join(" + ")} → ${t}  (affinity ${fmt(c.affinity, 4)})`;
+    const note = uncertaintyNote(policy, t);
+    const tip = `${srcs.join(" + ")} → ${t}  (affinity ${fmt(c.affinity, 4)})${note ? "\n" + note : ""}`;
+    const opacity = edgeOpacity(policy, t);
     const endX = xR - r - 1;
     if (srcs.length === 1) {
       const ys = yL(leftIndex[srcs[0]]);
@@ -432,12 +464,12 @@ function renderGraph(policy) {
       const path = svg("path", {
         class: "edge", "data-target": t, "data-sources": srcs.join("+"),
         d: `M${xL + r},${ys} C${mid},${ys} ${mid},${yt} ${endX},${yt}`,
-        "marker-end": "url(#arrow)",
+        "marker-end": "url(#arrow)", opacity,
       });
       path.append(svg("title", {}, tip));
       edges.append(path);
     } else {
-      const group = svg("g", { class: "hyperedge", "data-target": t, "data-sources": srcs.join("+") });
+      const group = svg("g", { class: "hyperedge", "data-target": t, "data-sources": srcs.join("+"), opacity });
       for (const s of srcs) {
         const ys = yL(leftIndex[s]);
         const mid = (xL + xJ) / 2;
@@ -480,7 +512,8 @@ function renderGraph(policy) {
     const color = FAMILY_COLOR[state.family[name]] || "#4d4d4d";
     g.append(svg("text", { x: xL - r - 8, y, "text-anchor": "end", fill: color }, name));
     g.append(svg("title", {}, servesSelf
-      ? `${name}: trained from scratch; serves itself (affinity ${fmt(choices[name].affinity, 4)})`
+      ? `${name}: trained from scratch; serves itself (affinity ${fmt(choices[name].affinity, 4)})` +
+        (policy.uncertainty ? `\n${uncertaintyNote(policy, name)}` : "")
       : isRandom ? "random: an untrained encoder (no labels, free)" : `${name}: trained from scratch`));
     nodes.append(g);
   });
