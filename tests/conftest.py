@@ -58,6 +58,8 @@ TINY_RUN: dict[str, Any] = {
     "workers": 1,
     "sanity": "warn",
     "novel": ["reshading"],
+    # smaller than the defaults: the tests check the chain, not the interval widths
+    "uncertainty": {"replicates": 200, "stability_replicates": 50, "random_policies": 200},
 }
 
 
