@@ -195,3 +195,66 @@ def test_cuda_device_on_a_cluster_without_gpus_is_refused() -> None:
         for_run("cuda", False, NoGpus())
     assert for_run("auto", False, NoGpus()).device == "auto"
     assert json.dumps(for_run("cpu", True, InProcessExecutor()).__dict__)
+
+
+def _finals(root: Path) -> dict[Path, tuple[int, int]]:
+    if not (root / "jobs").is_dir():
+        return {}
+    return {
+        p.parent: (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.glob("jobs/*/*/job.json")
+    }
+
+
+def test_driver_killed_mid_run_then_rerun_resumes(tmp_path: Path, cluster: str) -> None:
+    """SIGKILL of the driver (``taskonomy run --executor ray`` connecting by address): the
+    rerun skips every committed job and ends with the in-process artifacts."""
+    from _toy_jobs import make_graph
+
+    iters = 40
+    jobs = make_graph(n_bases=4, size=96, iters=iters)
+    killed = tmp_path / "killed"
+    script = (
+        "import sys, _toy_jobs as toy\n"
+        "from taskonomy.pipeline import run_jobs\n"
+        "from taskonomy.pipeline.executors import RayExecutor\n"
+        f"jobs = toy.make_graph(n_bases=4, size=96, iters={iters})\n"
+        "run_jobs(jobs, sys.argv[1], executor=RayExecutor(sys.argv[2]), stage='transfer')\n"
+    )
+    tests_dir = str(Path(__file__).parent)
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "PYTHONPATH": os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p),
+    }
+    proc = subprocess.Popen([sys.executable, "-c", script, str(killed), cluster], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            finals = _finals(killed)
+            if len(finals) >= 5 and any(p.parent.name == "testtoy_pair" for p in finals):
+                break
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                pytest.fail(f"the driver ended (rc={proc.returncode}) before the kill: {err}")
+            time.sleep(0.02)  # polling the run folder under a deadline
+        else:
+            pytest.fail("no job finished within 180 s")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    before = _finals(killed)
+    assert 5 <= len(before) < len(jobs), "the kill must land mid-run"
+
+    report = run_jobs(jobs, killed, executor=RayExecutor(cluster), stage="transfer")
+    assert report.n_skipped == len(before)
+    assert report.n_executed == len(jobs) - len(before)
+    after = _finals(killed)
+    for folder, stamp in before.items():
+        assert after[folder] == stamp, f"{folder.name} was redone"
+    assert not list(killed.glob("jobs/*/.*tmp*"))
+    clean = tmp_path / "clean"
+    run_jobs(jobs, clean, executor=InProcessExecutor())
+    assert _arrays(killed) == _arrays(clean)
