@@ -254,6 +254,15 @@ def test_driver_killed_mid_run_then_rerun_resumes(tmp_path: Path, cluster: str) 
     after = _finals(killed)
     for folder, stamp in before.items():
         assert after[folder] == stamp, f"{folder.name} was redone"
+    # A worker of the killed driver may still be dying with its temporary folder; once
+    # its process is gone, the next run removes the folder (and redoes nothing).
+    for tmp in killed.glob("jobs/*/.*tmp*"):
+        pid = int(tmp.name.rsplit("-", 2)[-2])
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)  # waiting for a process to exit, under a deadline
+    again = run_jobs(jobs, killed, executor=RayExecutor(cluster), stage="transfer")
+    assert again.n_executed == 0
     assert not list(killed.glob("jobs/*/.*tmp*"))
     clean = tmp_path / "clean"
     run_jobs(jobs, clean, executor=InProcessExecutor())
