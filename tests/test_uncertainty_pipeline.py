@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import TINY_RUN
 from taskonomy.affinity.ahp import AHP
 from taskonomy.affinity.bootstrap import read_ci_csv_text
 from taskonomy.affinity.table import Transfer, read_table
@@ -25,6 +26,9 @@ from taskonomy.taxonomy.policy import Policy
 from taskonomy.taxonomy.request import PlanRequest
 
 runner = CliRunner()
+
+
+UC = TINY_RUN["uncertainty"]  # the tiny run's bootstrap settings
 
 
 def test_per_image_losses_reproduce_the_affinities(tiny_run: tuple[Path, Any]) -> None:
@@ -49,7 +53,7 @@ def test_ci_table_brackets_the_point_values(tiny_run: tuple[Path, Any]) -> None:
         assert ci["lower"][tr] <= ci["median"][tr] <= ci["upper"][tr]
         # The point estimate lies inside its percentile interval (tiny test set: wide).
         assert ci["lower"][tr] - 1e-12 <= v <= ci["upper"][tr] + 1e-12
-    assert "# replicates: 1000" in files.affinities_ci_csv.read_text()
+    assert f"# replicates: {UC['replicates']}" in files.affinities_ci_csv.read_text()
 
 
 def test_taxonomies_carry_stability_and_significance(tiny_run: tuple[Path, Any]) -> None:
@@ -60,8 +64,9 @@ def test_taxonomies_carry_stability_and_significance(tiny_run: tuple[Path, Any])
         if "error" in record:
             continue
         stab = record["uncertainty"]["stability"]
-        assert stab["replicates"] == 200
-        assert sum(o["count"] for o in stab["replicate_optima"]) == 200
+        n_rep = UC["stability_replicates"]
+        assert stab["replicates"] == n_rep
+        assert sum(o["count"] for o in stab["replicate_optima"]) == n_rep
         policy = Policy.from_json(record)
         # The stored probability is the share of stored replicate optima equal to the policy.
         by_hand = (
@@ -75,7 +80,7 @@ def test_taxonomies_carry_stability_and_significance(tiny_run: tuple[Path, Any])
                     for t, c in policy.choices.items()
                 )
             )
-            / 200
+            / n_rep
         )
         assert stab["optimum_probability"] == pytest.approx(by_hand)
         assert optimum_share(stab, policy) == pytest.approx(by_hand)
@@ -97,13 +102,14 @@ def test_taxonomies_carry_stability_and_significance(tiny_run: tuple[Path, Any])
                 )
                 == want
             )
-            assert e["frequency"] == pytest.approx(count / 200)
+            assert e["frequency"] == pytest.approx(count / n_rep)
         for t, iv in record["uncertainty"]["intervals"].items():
-            assert iv["lower"] <= iv["value"] <= iv["upper"], t
+            assert iv["lower"] - 1e-12 <= iv["value"] <= iv["upper"] + 1e-12, t
         for metric in ("gain", "quality"):
             sig = record["significance"][metric]
             assert 0.0 <= sig["percentile"] <= 100.0
-            assert 1 / 1001 <= sig["p_value"] <= 1.0 and sig["n_samples"] == 1000
+            n_pol = UC["random_policies"]
+            assert 1 / (n_pol + 1) <= sig["p_value"] <= 1.0 and sig["n_samples"] == n_pol
         n_checked += 1
     assert n_checked >= 4
 

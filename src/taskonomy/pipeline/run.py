@@ -344,7 +344,9 @@ def _measure(
 
     taxonomies = _taxonomies(rd, plan, affinities, (vs_pixels, vs_self))
     # Issue 13: intervals, taxonomy stability and significance from the per-image losses.
-    measure_uncertainty(rd, plan.cfg, with_pixels, affinities, (vs_pixels, vs_self), taxonomies,
+    # The tournament's losses (constant-guess rule applied, flags from the whole test set),
+    # so that the bootstrap's point estimates are exactly the affinities above.
+    measure_uncertainty(rd, plan.cfg, guarded, affinities, (vs_pixels, vs_self), taxonomies,
                         {"targets": plan.targets, "sources": plan.sources})  # fmt: skip
     novel = _novel(rd, plan, transfers, taxonomies, losses_of)
     return RunResult(rd.root, affinities, vs_self, vs_pixels, sanity, taxonomies, novel,
