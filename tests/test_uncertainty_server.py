@@ -34,8 +34,9 @@ def test_solve_api_carries_uncertainty(tiny_run: tuple[Path, Any]) -> None:
             assert iv["lower"] - 1e-12 <= iv["value"] <= iv["upper"] + 1e-12, t
         status, lcb, _ = client.solve({"budget": 2, "max_order": 2, "objective": "lcb"})
         assert status == 200 and lcb["objective_kind"] == "lcb"
-        for t, c in lcb["policy"].items():  # credited with the lower bounds
-            assert c["affinity"] <= unc["intervals"].get(t, {"upper": 1.0})["upper"] + 1e-12
+        lcb_iv = lcb["uncertainty"]["intervals"]  # of the edges the lcb policy chose
+        for t, c in lcb["policy"].items():  # credited with their lower bounds
+            assert c["affinity"] == pytest.approx(lcb_iv[t]["lower"]), t
 
 
 def test_lcb_without_losses_is_a_400(tmp_path: Path) -> None:
