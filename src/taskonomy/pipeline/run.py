@@ -39,8 +39,9 @@ from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
 from taskonomy.pipeline.uncertainty import measure_uncertainty
+from taskonomy.transfer.outside import file_digest
 from taskonomy.rundir import TABLES, TAXONOMIES
-from taskonomy.tasks import get_task
+from taskonomy.tasks import get_task, is_free_source
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
 
 # Bump when a job kind's output changes meaning: finished artifacts are then recomputed.
@@ -87,6 +88,11 @@ class Plan:
         self.sources = [t for t in self.networks if t not in self.novel]
         if "random" in cfg.tasks:
             self.sources.append("random")
+        # Outside encoders: source-only like random, with an encode job of their own.
+        self.outside = {o.name: o for o in cfg.sources}
+        self.sources.extend(self.outside)
+        # The weights' content enters the encode keys: a changed file is encoded again.
+        self._digests = {n: file_digest(o.weights) for n, o in self.outside.items()}
         d = cfg.data
         data: dict[str, Any] = {
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
@@ -119,8 +125,14 @@ class Plan:
         self._common = common
 
     def encode(self, source: str, input_key: str) -> Job:
-        deps = (self.data,) if source == "random" else (self.data, self.train[source])
-        params = {**self._common, "source": source, "input": input_key}
+        deps = (self.data,) if is_free_source(source) else (self.data, self.train[source])
+        params: dict[str, Any] = {**self._common, "source": source, "input": input_key}
+        if source in self.outside:
+            o = self.outside[source]
+            params["outside"] = {
+                "architecture": o.architecture, "weights": o.weights, "layer": o.layer,
+                "mean": list(o.mean), "std": list(o.std), "digest": self._digests[source],
+            }  # fmt: skip
         name = f"encode {source} ({input_key})"
         return Job("encode", params, deps, name, VERSION, threads=self.threads)
 
