@@ -130,7 +130,9 @@ class PolicySignificance:
         if sources is None:
             sources = table.sources() + [tr.target for tr in table if tr.is_self]
         tasks = sorted(
-            {canonical_name(s) for s in sources} - set(_BASELINES) - set(filter(is_free_source, sources))
+            {canonical_name(s) for s in sources}
+            - set(_BASELINES)
+            - {s for s in sources if is_free_source(s)}
         )
         index = {t: i for i, t in enumerate(tasks)}
         cost = np.array([float((self.label_cost or {}).get(t, 1.0)) for t in tasks])

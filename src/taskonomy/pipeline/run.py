@@ -39,10 +39,10 @@ from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
 from taskonomy.pipeline.uncertainty import measure_uncertainty
-from taskonomy.transfer.outside import file_digest
 from taskonomy.rundir import TABLES, TAXONOMIES
 from taskonomy.tasks import get_task, is_free_source
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
+from taskonomy.transfer.outside import file_digest, outside_encoder
 
 # Bump when a job kind's output changes meaning: finished artifacts are then recomputed.
 # 2: decoders end in a transposed conv; transfers early-stop on held-out scenes.
@@ -221,6 +221,7 @@ def run_pipeline(
     and data; :mod:`taskonomy.pipeline.seeds`), all under the one lock.
     """
     ex = executor or InProcessExecutor()
+    check_outside_sources(cfg)  # architecture, weights and layer: before anything is written
     # The device is an execution setting handed to the jobs outside their keys; checked
     # (cuda without CUDA) before anything is written.
     settings = for_run(cfg.device, cfg.channels_last, ex)
@@ -230,6 +231,22 @@ def run_pipeline(
 
             return run_seeds(cfg, out, executor=ex, progress=progress)
         return _run_pipeline(cfg, out, ex, progress)
+
+
+def check_outside_sources(cfg: RunConfig) -> None:
+    """Build every outside encoder once (weights loaded, layer found, one image encoded), so
+    that a wrong architecture, file or layer is a one-line error before the run starts."""
+    if not cfg.sources:
+        return
+    import torch
+
+    from taskonomy.nn.encoders import representation_shape
+
+    _, h, w = representation_shape(cfg.data.size, cfg.model.bottleneck_channels)
+    for o in cfg.sources:
+        enc = outside_encoder(o.name, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
+        if cfg.data.source == "synthetic":  # an imported layout's image size is known later
+            enc(torch.zeros(1, 3, cfg.data.size, cfg.data.size))
 
 
 def _run_pipeline(

@@ -15,6 +15,10 @@ transfer    ``readouts.safetensors`` (stacked) or ``readout{i}.safetensors``;
             ``test_losses.npy`` (M, N_test) of the target; ``transfers.json`` the M sets
 ==========  ===========================================================================
 
+An outside encoder's ``encode`` job (``RunConfig.sources``) depends on the data job only; its
+params hold the declaration and the weights file's digest
+(:mod:`taskonomy.transfer.outside`), and its cache is on the family's bottleneck grid.
+
 Frozen source encoders always see the *target's* input image (``TaskSpec.input``, RGB for
 almost every target), so every transfer into a target answers from the same pixels.
 

@@ -513,8 +513,8 @@ def _header(inp: _Inputs) -> str:
         )
     free = [s for s in inp.affinities.sources() if is_free_source(s)]
     if free:
-        decl = cfg.get("sources") if isinstance(cfg.get("sources"), list) else []
-        about = {d.get("name"): d for d in decl if isinstance(d, dict)}
+        decl = cfg.get("sources")
+        about = {d.get("name"): d for d in decl or [] if isinstance(d, dict)}
 
         def what(name: str) -> str:
             d = about.get(name)

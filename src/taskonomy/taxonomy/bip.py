@@ -551,9 +551,7 @@ def _prepare(
         [0.0 if is_free_source(u) else costs.get(u, 1.0) for u in ti.universe], dtype=np.float64
     )
     # Free sources leave every transfer's requirement mask: using them costs nothing.
-    free_bits = np.uint64(
-        sum(1 << ti.index[u] for u in ti.universe if is_free_source(u))
-    )
+    free_bits = np.uint64(sum(1 << ti.index[u] for u in ti.universe if is_free_source(u)))
     allowed = sum(1 << ti.index[u] for u in free_ok)
     for s in src_set:
         if s in ti.index:

@@ -249,19 +249,26 @@ class OutsideEncoder(nn.Module):
         modules = dict(model.named_modules())
         if layer not in modules or layer == "":
             names = [n for n in modules if n]
-            shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
+            shown = ", ".join(names[:12]) + (
+                f", … ({len(names)} in all)" if len(names) > 12 else ""
+            )
             raise TaskonomyError(
                 f"{name}: layer {layer!r} is not a submodule of the architecture; expected one "
                 f"of its module names, e.g. {shown}."
             )
         self.model = model.eval().requires_grad_(False)
         self.layer, self.grid, self.name = layer, grid, name
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
         self._out: Tensor | None = None
+        self._armed = False  # the hook acts only inside forward (the model stays usable)
         modules[layer].register_forward_hook(self._hook)
 
     def _hook(self, module: nn.Module, args: Any, out: Any) -> None:
+        if not self._armed:
+            return
         if isinstance(out, list | tuple) and out and isinstance(out[0], Tensor):
             out = out[0]
         if not isinstance(out, Tensor):
@@ -274,11 +281,14 @@ class OutsideEncoder(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        self._out = None
+        self._out, self._armed = None, True
         try:
-            self.model((x - self.mean) / self.std)
+            mean, std = self.get_buffer("mean"), self.get_buffer("std")
+            self.model((x - mean) / std)
         except _Reached:
             pass
+        finally:
+            self._armed = False
         if self._out is None:
             raise TaskonomyError(
                 f"{self.name}: layer {self.layer!r} was not run by the model's forward pass; "
