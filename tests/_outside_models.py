@@ -44,3 +44,12 @@ def token_net() -> nn.Module:
 
 def not_a_module() -> object:
     return "not a module"
+
+
+def flat_net() -> nn.Module:
+    """Takes 8×8 images only: a bank of another size fails at its first image."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4))
+
+
+def broken() -> nn.Module:
+    raise RuntimeError("boom")

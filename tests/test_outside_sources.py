@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
-from _outside_models import small_cnn, token_net
+from _outside_models import flat_net, small_cnn, token_net
 from conftest import TINY_RUN
 from taskonomy.affinity.table import Transfer, read_table
 from taskonomy.cli import app
@@ -180,7 +180,19 @@ def _bad_sources(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
     good = {"name": "ext:cnn", "architecture": CNN, "weights": str(st), "layer": "0"}
     wrong = tmp_path / "wrong.safetensors"
     save_file(_perturbed(token_net(), 1), str(wrong))
+    flat = tmp_path / "flat.safetensors"
+    save_file(_perturbed(flat_net(), 1), str(flat))
     return {
+        "forward": (
+            {
+                **good,
+                "architecture": "python:_outside_models:flat_net",
+                "weights": str(flat),
+                "layer": "1",
+            },
+            "encoding one 32² image failed",
+        ),
+        "factory": ({**good, "architecture": "python:_outside_models:broken"}, "raised"),
         "task name": ({**good, "name": "normal"}, "'normal' is a registered task"),
         "no prefix": ({**good, "name": "cnn"}, "must be 'ext:'"),
         "scheme": ({**good, "architecture": "keras:resnet"}, "expected 'timm:<name>'"),

@@ -245,8 +245,18 @@ def check_outside_sources(cfg: RunConfig) -> None:
     _, h, w = representation_shape(cfg.data.size, cfg.model.bottleneck_channels)
     for o in cfg.sources:
         enc = outside_encoder(o.name, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
-        if cfg.data.source == "synthetic":  # an imported layout's image size is known later
+        if cfg.data.source != "synthetic":  # an imported layout's image size is known later
+            continue
+        try:
             enc(torch.zeros(1, 3, cfg.data.size, cfg.data.size))
+        except (RuntimeError, ValueError) as exc:  # TaskonomyError (a ValueError) as it is
+            if isinstance(exc, TaskonomyError):
+                raise
+            raise TaskonomyError(
+                f"outside source {o.name!r}: encoding one {cfg.data.size}² image failed "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); expected the "
+                "architecture to take the bank's images. Check the architecture and layer."
+            ) from None
 
 
 def _run_pipeline(

@@ -97,7 +97,13 @@ def build_architecture(spec: str) -> nn.Module:
                 f"outside source architecture {spec!r}: module {module_name!r} has no callable "
                 f"{factory_name!r}; expected a function returning an nn.Module."
             )
-        model = factory()
+        try:
+            model = factory()
+        except Exception as exc:  # the user's code: any failure is a bad declaration
+            raise TaskonomyError(
+                f"outside source architecture {spec!r}: the factory raised "
+                f"{type(exc).__name__}: {_short(exc)}; expected it to build the model."
+            ) from None
     elif scheme == "timm":
         timm = _optional("timm", spec)
         try:
@@ -118,13 +124,17 @@ def build_architecture(spec: str) -> nn.Module:
     return model
 
 
+def _short(exc: BaseException, limit: int = 160) -> str:
+    return " ".join(str(exc).split())[:limit]
+
+
 def _optional(module: str, spec: str) -> Any:
     try:
         return importlib.import_module(module)
     except Exception as exc:  # ImportError, or a broken install (torchvision's C ops)
         raise TaskonomyError(
             f"outside source architecture {spec!r}: cannot import {module.split('.')[0]} "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); expected it "
+            f"({type(exc).__name__}: {_short(exc, 120)}); expected it "
             "installed beside this torch. Install it (pip install 'taskonomy[outside]') or "
             "use 'python:<module>:<factory>'."
         ) from None
@@ -151,10 +161,9 @@ def load_weights(path: str | Path) -> dict[str, Tensor]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError for anything but tensors/containers
-        first = " ".join(str(exc).split())[:160]
         raise TaskonomyError(
             f"outside source weights {str(p)!r}: refused to load ({type(exc).__name__}: "
-            f"{first}); expected a .pt holding only tensors (a state dict), read with "
+            f"{_short(exc)}); expected a .pt holding only tensors (a state dict), read with "
             "weights_only=True. Save model.state_dict(), or convert it to .safetensors."
         ) from None
     if isinstance(obj, Mapping) and len(obj) == 1:
