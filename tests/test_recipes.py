@@ -82,13 +82,25 @@ def test_fit_transfers_stacked_equals_one_by_one(bank: Bank, target: str) -> Non
         torch.set_default_dtype(torch.float32)
 
 
-def _check_fit_transfers(bank: Bank, target: str) -> None:
+def test_fit_transfers_of_mixed_widths_stack_by_width(bank: Bank) -> None:
+    # Outside encoders bring their own channel counts: equal widths stack together, and
+    # the result is still what training them one by one gives.
+    torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float64)
+    try:
+        _check_fit_transfers(bank, "depth_zbuffer", {"a": 4, "b": 6, "c": 4})
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def _check_fit_transfers(bank: Bank, target: str, widths: dict[str, int] | None = None) -> None:
     from taskonomy.transfer.fit import TransferParams, fit_transfers
 
     g = torch.Generator().manual_seed(0)
     sets = [["a"], ["b"], ["c"]]
+    width = widths or dict.fromkeys("abc", 4)
     n = {s: sample_views(bank, target, s)[0].shape[0] for s in ("small", "test")}
-    reps = {s: {k: torch.randn(n[s], 4, 1, 1, generator=g) for k in "abc"} for s in n}
+    reps = {s: {k: torch.randn(n[s], width[k], 1, 1, generator=g) for k in "abc"} for s in n}
     labels = {s: load_labels(bank, target, s) for s in n}
     arch = Architecture(width=8, bottleneck_channels=4, decoder_width=8)
     params = TransferParams(steps=12, batch_size=8, lr=1e-2)
@@ -104,7 +116,8 @@ def _check_fit_transfers(bank: Bank, target: str) -> None:
     assert stacked.stacked and not separate.stacked
     assert stacked.losses.shape == (3, n["test"]) and torch.isfinite(stacked.losses).all()
     torch.testing.assert_close(stacked.losses, separate.losses, rtol=1e-7, atol=1e-9)
-    assert sorted(stacked.modules) == ["readouts"]
+    groups = len(set(width.values()))
+    assert sorted(stacked.modules) == (["readouts"] if groups == 1 else ["readouts0", "readouts1"])
     assert sorted(separate.modules) == ["readout0", "readout1", "readout2"]
     assert stacked.best_steps == separate.best_steps == [params.steps] * 3  # no validation
     # The same seed gives the same transfers; the losses are not all equal across sets.

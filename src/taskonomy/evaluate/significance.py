@@ -51,7 +51,7 @@ from taskonomy.evaluate.gain_quality import (
     gain_quality_of,
     mean_gain_quality,
 )
-from taskonomy.tasks import canonical_name
+from taskonomy.tasks import canonical_name, is_free_source
 from taskonomy.taxonomy.policy import Choice, ChoiceKind, Policy
 
 _BASELINES = ("self", "pixels", "random")
@@ -129,7 +129,11 @@ class PolicySignificance:
         sources = self.sources
         if sources is None:
             sources = table.sources() + [tr.target for tr in table if tr.is_self]
-        tasks = sorted({canonical_name(s) for s in sources} - set(_BASELINES))
+        tasks = sorted(
+            {canonical_name(s) for s in sources}
+            - set(_BASELINES)
+            - {s for s in sources if is_free_source(s)}
+        )
         index = {t: i for i, t in enumerate(tasks)}
         cost = np.array([float((self.label_cost or {}).get(t, 1.0)) for t in tasks])
 
@@ -142,7 +146,7 @@ class PolicySignificance:
                 mo = policy.max_order
                 if not tr.is_self and mo is not None and tr.order > mo:
                     continue
-                req = [t] if tr.is_self else [s for s in tr.sources if s != "random"]
+                req = [t] if tr.is_self else [s for s in tr.sources if not is_free_source(s)]
                 if any(s not in index for s in req):
                     continue  # needs a task without a network
                 row = np.zeros(len(tasks), dtype=bool)

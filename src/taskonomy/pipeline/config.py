@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from taskonomy.errors import TaskonomyError, input_error
-from taskonomy.tasks import canonical_name, get_task
+from taskonomy.tasks import OUTSIDE_PREFIX, TASKS, canonical_name, get_task, is_outside
 
 PRESETS = ("quick", "standard", "paper")
 
@@ -142,6 +142,66 @@ class UncertaintyConfig(_Strict):
     random_policies: Int = Field(1000, ge=1)  # random feasible policies per taxonomy
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class OutsideSourceConfig(_Strict):
+    """An outside encoder used as a (source-only, free) transfer source.
+
+    ``architecture``: ``timm:<name>``, ``torchvision:<name>`` or ``python:<module>:<factory>``
+    (:mod:`taskonomy.transfer.outside`); ``weights``: a local ``.safetensors``/``.pt`` state
+    dict (relative paths: from the config file's folder); ``layer``: the submodule whose
+    output is the representation; ``mean``/``std``: the RGB normalization it was trained with.
+    """
+
+    name: str
+    architecture: str
+    weights: str
+    layer: str
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[Annotated[float, Field(gt=0)], ...] = IMAGENET_STD
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if is_outside(name):
+            return name
+        clash = f" ({name!r} is a registered task)" if name in TASKS else ""
+        raise ValueError(
+            f"an outside source's name must be '{OUTSIDE_PREFIX}' followed by letters, digits, "
+            f"'_', '.' or '-'{clash}, e.g. '{OUTSIDE_PREFIX}resnet18'"
+        )
+
+    @field_validator("architecture")
+    @classmethod
+    def _architecture(cls, spec: str) -> str:
+        from taskonomy.transfer.outside import check_architecture
+
+        try:
+            check_architecture(spec)
+        except TaskonomyError as exc:
+            raise ValueError(str(exc)) from None
+        return spec
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, path: str) -> str:
+        from taskonomy.transfer.outside import check_weights_path
+
+        try:
+            return str(check_weights_path(path).resolve())
+        except TaskonomyError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("std")
+    @classmethod
+    def _std(cls, std: tuple[float, ...]) -> tuple[float, ...]:
+        if len(std) != 3:
+            raise ValueError(f"std needs 3 values (R, G, B), got {len(std)}")
+        return std
+
+
 class RunConfig(_Strict):
     preset: str | None = None
     seed: Int = Field(0, ge=0)
@@ -151,6 +211,8 @@ class RunConfig(_Strict):
     data_seed: Int | None = Field(None, ge=0)
     tasks: list[str] = Field(min_length=1)
     novel: list[str] = Field(default_factory=list)
+    # Outside encoders: extra source-only transfer sources (free in the BIP).
+    sources: list[OutsideSourceConfig] = Field(default_factory=list)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -206,6 +268,12 @@ class RunConfig(_Strict):
             raise ValueError(f"tasks {self.tasks} name no target task (e.g. normal)")
         if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"duplicate seeds in {self.seeds}")
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate outside source names in {names}")
+        stray = [n for n in self.tasks if is_outside(n)]
+        if stray:
+            raise ValueError(f"outside sources {stray} go under `sources` (with their weights)")
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")
@@ -271,6 +339,21 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _weights_from(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``sources[].weights`` given relative in a config file are relative to its folder."""
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return data
+    fixed = [
+        {**s, "weights": str(folder / s["weights"])}
+        if isinstance(s, dict) and isinstance(s.get("weights"), str)
+        and not Path(s["weights"]).is_absolute()
+        else s
+        for s in sources
+    ]  # fmt: skip
+    return {**data, "sources": fixed}
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     preset: str | None = None,
@@ -300,7 +383,7 @@ def load_config(
             loaded = {}
         if not isinstance(loaded, dict):
             raise input_error(f"{p}: top level", type(loaded).__name__, "a mapping of keys")
-        file_data = loaded
+        file_data = _weights_from(loaded, p.parent)
     name = preset or file_data.get("preset")
     if name is not None:
         data = preset_dict(str(name))

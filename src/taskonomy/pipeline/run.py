@@ -40,8 +40,9 @@ from taskonomy.pipeline.jobs import Job, RunReport, run_jobs
 from taskonomy.pipeline.progress import NullProgress, Progress
 from taskonomy.pipeline.uncertainty import measure_uncertainty
 from taskonomy.rundir import TABLES, TAXONOMIES
-from taskonomy.tasks import get_task
+from taskonomy.tasks import get_task, is_free_source
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
+from taskonomy.transfer.outside import file_digest, outside_encoder
 
 # Bump when a job kind's output changes meaning: finished artifacts are then recomputed.
 # 2: decoders end in a transposed conv; transfers early-stop on held-out scenes.
@@ -87,6 +88,11 @@ class Plan:
         self.sources = [t for t in self.networks if t not in self.novel]
         if "random" in cfg.tasks:
             self.sources.append("random")
+        # Outside encoders: source-only like random, with an encode job of their own.
+        self.outside = {o.name: o for o in cfg.sources}
+        self.sources.extend(self.outside)
+        # The weights' content enters the encode keys: a changed file is encoded again.
+        self._digests = {n: file_digest(o.weights) for n, o in self.outside.items()}
         d = cfg.data
         data: dict[str, Any] = {
             "source": d.source, "path": d.path, "scenes": d.scenes, "views": d.views,
@@ -119,8 +125,14 @@ class Plan:
         self._common = common
 
     def encode(self, source: str, input_key: str) -> Job:
-        deps = (self.data,) if source == "random" else (self.data, self.train[source])
-        params = {**self._common, "source": source, "input": input_key}
+        deps = (self.data,) if is_free_source(source) else (self.data, self.train[source])
+        params: dict[str, Any] = {**self._common, "source": source, "input": input_key}
+        if source in self.outside:
+            o = self.outside[source]
+            params["outside"] = {
+                "architecture": o.architecture, "weights": o.weights, "layer": o.layer,
+                "mean": list(o.mean), "std": list(o.std), "digest": self._digests[source],
+            }  # fmt: skip
         name = f"encode {source} ({input_key})"
         return Job("encode", params, deps, name, VERSION, threads=self.threads)
 
@@ -209,6 +221,7 @@ def run_pipeline(
     and data; :mod:`taskonomy.pipeline.seeds`), all under the one lock.
     """
     ex = executor or InProcessExecutor()
+    check_outside_sources(cfg)  # architecture, weights and layer: before anything is written
     # The device is an execution setting handed to the jobs outside their keys; checked
     # (cuda without CUDA) before anything is written.
     settings = for_run(cfg.device, cfg.channels_last, ex)
@@ -218,6 +231,32 @@ def run_pipeline(
 
             return run_seeds(cfg, out, executor=ex, progress=progress)
         return _run_pipeline(cfg, out, ex, progress)
+
+
+def check_outside_sources(cfg: RunConfig) -> None:
+    """Build every outside encoder once (weights loaded, layer found, one image encoded), so
+    that a wrong architecture, file or layer is a one-line error before the run starts."""
+    if not cfg.sources:
+        return
+    import torch
+
+    from taskonomy.nn.encoders import representation_shape
+
+    _, h, w = representation_shape(cfg.data.size, cfg.model.bottleneck_channels)
+    for o in cfg.sources:
+        enc = outside_encoder(o.name, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
+        if cfg.data.source != "synthetic":  # an imported layout's image size is known later
+            continue
+        try:
+            enc(torch.zeros(1, 3, cfg.data.size, cfg.data.size))
+        except (RuntimeError, ValueError) as exc:  # TaskonomyError (a ValueError) as it is
+            if isinstance(exc, TaskonomyError):
+                raise
+            raise TaskonomyError(
+                f"outside source {o.name!r}: encoding one {cfg.data.size}² image failed "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); expected the "
+                "architecture to take the bank's images. Check the architecture and layer."
+            ) from None
 
 
 def _run_pipeline(

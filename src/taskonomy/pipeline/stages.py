@@ -15,6 +15,10 @@ transfer    ``readouts.safetensors`` (stacked) or ``readout{i}.safetensors``;
             ``test_losses.npy`` (M, N_test) of the target; ``transfers.json`` the M sets
 ==========  ===========================================================================
 
+An outside encoder's ``encode`` job (``RunConfig.sources``) depends on the data job only; its
+params hold the declaration and the weights file's digest
+(:mod:`taskonomy.transfer.outside`), and its cache is on the family's bottleneck grid.
+
 Frozen source encoders always see the *target's* input image (``TaskSpec.input``, RGB for
 almost every target), so every transfer into a target answers from the same pixels.
 
@@ -41,6 +45,7 @@ from torch import nn
 from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
+from taskonomy.nn.encoders import representation_shape
 from taskonomy.nn.heads import TaskModel
 from taskonomy.pipeline import execution
 from taskonomy.pipeline.config import DataConfig, ModelConfig, TrainConfig, TransferConfig
@@ -58,6 +63,7 @@ from taskonomy.train.network import task_model as _task_model
 from taskonomy.train.tensors import load_labels
 from taskonomy.transfer.encode import SPLITS, cached_reps, encode_split, frozen_encoder, save_cache
 from taskonomy.transfer.fit import TransferParams, fit_transfers
+from taskonomy.transfer.outside import file_digest, outside_encoder
 
 BANK = "bank"
 
@@ -116,9 +122,21 @@ class TrainJob(_NetworkJob):
     train: TrainConfig
 
 
+class OutsideParams(_JobParams):
+    """An outside encoder's declaration (``RunConfig.sources``) plus its weights' digest."""
+
+    architecture: str
+    weights: str
+    layer: str
+    mean: list[float]
+    std: list[float]
+    digest: str  # BLAKE2b of the weights file when the run was planned
+
+
 class EncodeJob(_NetworkJob):
     source: str
     input: str  # the image key the source encoder reads (the targets' input)
+    outside: OutsideParams | None = None  # only for outside encoders (keys of others unchanged)
 
 
 class TransferJob(_NetworkJob):
@@ -232,12 +250,23 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
     p = EncodeJob.model_validate(job.params)
     bank = _bank(ctx)
     torch.set_num_threads(ctx.threads)
-    weights = None
-    if p.source != "random":
-        (train,) = ctx.deps_of_kind("train")
-        weights = ctx.dep_dir(train) / "model.safetensors"
     arch = architecture(p.model)
-    enc = frozen_encoder(p.source, arch, bank.size[0], weights=weights, seed=p.seed)
+    enc: nn.Module
+    if p.outside is not None:
+        o = p.outside
+        if file_digest(o.weights) != o.digest:  # changed between planning and now
+            raise TaskonomyError(
+                f"outside source {p.source!r}: {o.weights} changed after the run was planned; "
+                "expected the file the run hashed. Rerun to encode the new file."
+            )
+        _, h, w = representation_shape(bank.size[0], arch.bottleneck_channels)
+        enc = outside_encoder(p.source, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
+    else:
+        weights = None
+        if p.source != "random":
+            (train,) = ctx.deps_of_kind("train")
+            weights = ctx.dep_dir(train) / "model.safetensors"
+        enc = frozen_encoder(p.source, arch, bank.size[0], weights=weights, seed=p.seed)
     compute, channels = 0.0, 0
     for split in SPLITS:
         reps, views, seconds = encode_split(enc, bank, p.input, split,

@@ -40,6 +40,7 @@ from taskonomy.evaluate.gain_quality import WinRates, group_by_order, mean_gain_
 from taskonomy.io import atomic_write_text
 from taskonomy.report.uncertainty import edge_stability, section_uncertainty
 from taskonomy.rundir import RunFiles
+from taskonomy.tasks import is_free_source
 from taskonomy.taxonomy.policy import Policy
 
 if TYPE_CHECKING:
@@ -509,6 +510,23 @@ def _header(inp: _Inputs) -> str:
             f"config: preset {_esc(cfg.get('preset') or '–')}, seed {_esc(cfg.get('seed', '–'))}, "
             f"{_esc(data.get('scenes', '?'))} scenes × {_esc(data.get('views', '?'))} views at "
             f"{_esc(data.get('size', '?'))} px"
+        )
+    free = [s for s in inp.affinities.sources() if is_free_source(s)]
+    if free:
+        decl = cfg.get("sources")
+        about = {d.get("name"): d for d in decl or [] if isinstance(d, dict)}
+
+        def what(name: str) -> str:
+            d = about.get(name)
+            if name == "random":
+                return "an untrained encoder"
+            if d is None:
+                return "an outside encoder"
+            return f"{_esc(d.get('architecture'))} at layer <code>{_esc(d.get('layer'))}</code>"
+
+        items.append(
+            "source-only (never trained, free in the BIP): "
+            + ", ".join(f"<code>{_esc(s)}</code> ({what(s)})" for s in free)
         )
     items.append(f"taskonomy {_esc(__version__)}")
     toc = "".join(f'<li><a href="#{sid}">{_esc(title)}</a></li>' for sid, title in SECTIONS)

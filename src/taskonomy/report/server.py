@@ -42,7 +42,7 @@ from taskonomy.evaluate import plan as P
 from taskonomy.evaluate.uncertainty import losses_beside
 from taskonomy.report.uncertainty import server_solve
 from taskonomy.rundir import AFFINITIES_CSV, affinity_candidates
-from taskonomy.tasks import BASELINES, get_task
+from taskonomy.tasks import BASELINES, get_task, is_free_source
 from taskonomy.tasks import families as task_families
 from taskonomy.taxonomy.policy import Policy
 from taskonomy.taxonomy.request import PlanRequest
@@ -132,11 +132,12 @@ def load_solver_data(
 def default_sources(table: TransferTable) -> list[str]:
     """Tasks with a network: the table's sources plus targets with a ``self`` entry.
 
-    The same default as the BIP's; ``random`` is excluded (it is free and always available).
+    The same default as the BIP's; ``random`` and outside encoders are excluded (they are
+    free and always available: ``free_sources``).
     """
     has_self = [tr.target for tr in table if tr.is_self]
     names = dict.fromkeys([*table.sources(), *has_self])
-    return [n for n in names if n not in (RANDOM, *BASELINES)]
+    return [n for n in names if n not in BASELINES and not is_free_source(n)]
 
 
 def _family(name: str) -> str:
@@ -170,7 +171,7 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
         "targets": targets,
         "sources": sources,
         "has_self": has_self,
-        "free_sources": [RANDOM] if RANDOM in table.sources() else [],
+        "free_sources": [s for s in table.sources() if is_free_source(s)],
         "max_order": max_order,
         "families": ordered,
         "family_colors": task_families(),  # family -> colour, in display order

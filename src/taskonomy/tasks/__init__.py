@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from taskonomy.errors import TaskonomyError
 from taskonomy.registry import Registry
@@ -33,6 +35,37 @@ SELF = "self"  # the target's own fully supervised network
 PIXELS = "pixels"  # small-data scratch network (Gain is measured against it)
 BASELINES = (SELF, PIXELS)
 
+# Outside encoders (a run config's ``sources``): frozen encoders from outside this project,
+# source-only. Their names carry this prefix so that every table, plan and page tells them
+# apart from tasks without knowing the run's config (``taskonomy solve`` on a copied table).
+OUTSIDE_PREFIX = "ext:"
+_OUTSIDE_NAME = re.compile(r"ext:[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def is_outside(name: str) -> bool:
+    """``name`` is a well-formed outside-encoder source name (``ext:<name>``)."""
+    return _OUTSIDE_NAME.fullmatch(name) is not None
+
+
+def is_free_source(name: str) -> bool:
+    """A source that needs no labels (``random``, outside encoders): already available."""
+    return name == "random" or is_outside(name)
+
+
+@lru_cache(maxsize=256)
+def outside_spec(name: str) -> TaskSpec:
+    """The (source-only, unlabelled) spec an outside encoder's name stands for."""
+    if not is_outside(name):
+        raise TaskonomyError(
+            f"outside source name: got {name!r}; expected '{OUTSIDE_PREFIX}' followed by "
+            "letters, digits, '_', '.' or '-' (e.g. 'ext:resnet18'). Rename it."
+        )
+    return TaskSpec(
+        name=name, name_2018=name, family="baseline", order=27, views=1,
+        output="none: a frozen outside encoder", loss="–", role="source_only", label=None,
+        notes="Outside encoder (run config `sources`): source-only, free in the BIP.",
+    )  # fmt: skip
+
 
 def register_task(spec: TaskSpec) -> TaskSpec:
     """Register a task under its canonical name, with its 2018 name as an alias."""
@@ -47,20 +80,24 @@ def _load_all() -> None:
 
 
 def get_task(name: str) -> TaskSpec:
-    """Look a task up by canonical or 2018 name; unknown names list the valid ones."""
+    """Look a task up by canonical or 2018 name; unknown names list the valid ones.
+
+    An outside encoder's name (``ext:...``) gives its source-only spec."""
+    if isinstance(name, str) and is_outside(name):
+        return outside_spec(name)
     return TASKS.get(name)
 
 
 def canonical_name(name: str) -> str:
     """Canonical name of a task or baseline (``self``/``pixels`` map to themselves)."""
-    if name in BASELINES:
+    if name in BASELINES or (isinstance(name, str) and is_outside(name)):
         return name
     return TASKS.canonical(name)
 
 
 def name_2018(name: str) -> str:
     """The 2018 (published-results) name of a task or baseline."""
-    if name in BASELINES:
+    if name in BASELINES or is_outside(name):
         return name
     return TASKS.get(name).name_2018
 
@@ -114,8 +151,9 @@ def family_rank(family: str) -> int:
 
 def in_dictionary_order(names: Iterable[str]) -> list[str]:
     """Registered ``names`` by family, then by their place in the task dictionary."""
-    specs = [TASKS.get(n) for n in dict.fromkeys(names)]
-    return [s.name for s in sorted(specs, key=lambda s: (family_rank(s.family), s.order))]
+    specs = [get_task(n) for n in dict.fromkeys(names)]
+    key = lambda s: (family_rank(s.family), s.order, s.name)  # noqa: E731  (outside: by name)
+    return [s.name for s in sorted(specs, key=key)]
 
 
 _load_all()
@@ -124,6 +162,7 @@ __all__ = [
     "BASELINES",
     "FAMILY_COLORS",
     "MASK_KEY",
+    "OUTSIDE_PREFIX",
     "PIXELS",
     "SELF",
     "TASKS",
@@ -140,10 +179,13 @@ __all__ = [
     "family_rank",
     "get_task",
     "in_dictionary_order",
+    "is_free_source",
+    "is_outside",
     "labelled_tasks",
     "list_tasks",
     "multiview_tasks",
     "name_2018",
+    "outside_spec",
     "register_task",
     "rgb_label_tasks",
 ]

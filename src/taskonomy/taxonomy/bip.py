@@ -16,6 +16,8 @@ edge ``self → t`` and needs ``y_t``. Modelling choices, on top of the paper's 
 * ``random`` (an untrained encoder) needs no labels: it costs nothing, so a transfer
   ``random + s → t`` needs only ``s`` trained, and ``random → t`` needs nothing. It is in the
   default sources; a ``sources`` list the user gives is respected (list ``random`` to allow it).
+  Outside encoders (``ext:<name>``, a run's ``sources``) are free the same way: already
+  available, never trained (decided here, :func:`taskonomy.tasks.is_free_source`).
 * ``pixels`` is a baseline for Gain, never a candidate source.
 * A task outside ``sources`` has no network: it cannot be a source and, as a target, has no
   ``self`` edge. Default ``sources``: every task used as a source in the table plus every
@@ -72,7 +74,7 @@ import numpy as np
 
 from taskonomy.affinity.table import Transfer, TransferTable
 from taskonomy.errors import TaskonomyError, input_error, one_of
-from taskonomy.tasks import PIXELS, SELF, canonical_name
+from taskonomy.tasks import PIXELS, SELF, canonical_name, is_free_source
 from taskonomy.taxonomy.policy import Choice, Policy
 
 RANDOM = "random"
@@ -527,25 +529,30 @@ def _prepare(
                     "The table has no transfer into it; pick targets the table covers.",
                 )
     src_set = set(ti.sources) | ti.has_self if sources is None else set(_names(sources, "source"))
-    # Free when allowed (never trained): always by default, only when listed otherwise.
+    # Free sources (random, outside encoders) are never trained: usable always by default,
+    # only when listed otherwise.
     random_ok = sources is None or RANDOM in src_set
-    src_set.discard(RANDOM)
+    free_ok = {u for u in ti.universe if is_free_source(u) and (sources is None or u in src_set)}
+    src_set -= {u for u in src_set if is_free_source(u)}
 
     imp = _weights(importance, "importance", tg)
     costs = _weights(label_cost, "label_cost", None)
-    if costs.get(RANDOM, 0.0) != 0.0:
-        raise input_error(
-            "label_cost of 'random'",
-            costs[RANDOM],
-            "0 (or absent)",
-            "'random' is an untrained encoder and needs no labels.",
-        )
+    for u, c in costs.items():
+        if is_free_source(u) and c != 0.0:
+            raise input_error(
+                f"label_cost of {u!r}",
+                c,
+                "0 (or absent)",
+                f"{u!r} is {'an untrained' if u == RANDOM else 'an outside'} encoder and needs "
+                "no labels.",
+            )
     n_u = len(ti.universe)
     cost = np.array(
-        [0.0 if u == RANDOM else costs.get(u, 1.0) for u in ti.universe], dtype=np.float64
+        [0.0 if is_free_source(u) else costs.get(u, 1.0) for u in ti.universe], dtype=np.float64
     )
-    random_bit = np.uint64(1 << ti.index[RANDOM]) if RANDOM in ti.index else np.uint64(0)
-    allowed = int(random_bit) if random_ok else 0
+    # Free sources leave every transfer's requirement mask: using them costs nothing.
+    free_bits = np.uint64(sum(1 << ti.index[u] for u in ti.universe if is_free_source(u)))
+    allowed = sum(1 << ti.index[u] for u in free_ok)
     for s in src_set:
         if s in ti.index:
             allowed |= 1 << ti.index[s]
@@ -564,9 +571,9 @@ def _prepare(
             sel |= e.is_self
         pos = np.flatnonzero(sel)  # (k,) still best first
         if len(pos) == 0:
-            raise _no_candidate_error(t, e, src_set, max_order, random_ok)
+            raise _no_candidate_error(t, e, src_set | free_ok, max_order, random_ok)
         own = np.uint64(1 << ti.index[t])
-        mask = np.where(e.is_self[pos], own, e.mask[pos] & ~random_bit)  # (k,)
+        mask = np.where(e.is_self[pos], own, e.mask[pos] & ~free_bits)  # (k,)
         entries.append(e)
         pos_parts.append(pos)
         mask_parts.append(mask.astype(np.uint64))

@@ -9,6 +9,7 @@ same-order transfers trains either as one stacked network
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -58,7 +59,7 @@ def minibatch_seed(seed: int, target: str) -> int:
 def build_readouts(
     target: str,
     source_sets: Sequence[Sequence[str]],
-    channels: int,
+    channels: int | Sequence[int],
     bank: Bank,
     arch: Architecture,
     seeds: Sequence[int],
@@ -68,12 +69,14 @@ def build_readouts(
     starting at ``guess`` when given (the small split's: transfers see only that split)."""
     out = []
     kwargs = loss_kwargs(target, bank)
-    for srcs, seed in zip(source_sets, seeds, strict=True):
+    # One input width per set (outside encoders bring their own channel counts).
+    widths = [channels] * len(source_sets) if isinstance(channels, int) else list(channels)
+    for srcs, seed, width in zip(source_sets, seeds, widths, strict=True):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             ro = build_transfer(
                 target, len(srcs), bank.size[0], sizes_of(bank), arch.bottleneck_channels,
-                source_channels=channels, decoder_width=arch.decoder_channels,
+                source_channels=width, decoder_width=arch.decoder_channels,
                 loss_kwargs=kwargs,
             )  # fmt: skip
         if guess is not None:
@@ -130,10 +133,11 @@ def fit_transfers(
     small_reps = [torch.cat([reps["small"][s] for s in srcs], dim=1) for srcs in sets]
     test_reps = [torch.cat([reps["test"][s] for s in srcs], dim=1) for srcs in sets]
     small_y, test_y = dict(labels["small"]), dict(labels["test"])
-    channels = int(small_reps[0].shape[1])
+    widths = [int(r.shape[1]) for r in small_reps]  # input channels of each transfer
+    offsets = [0, *itertools.accumulate(widths)]
     seeds = [transfer_seed(seed, target, srcs) for srcs in sets]
     guess = mean_label_guess(target, small_y, sizes_of(bank))
-    fresh = build_readouts(target, sets, channels, bank, arch, seeds, guess)
+    fresh = build_readouts(target, sets, widths, bank, arch, seeds, guess)
     readouts = [to_channels_last(ro.to(device), channels_last) for ro in fresh]
     # Same minibatch order for every transfer into the target, stacked or not; each
     # transfer keeps its own best step on held-out scenes of the small split.
@@ -149,39 +153,54 @@ def fit_transfers(
         train, val = small, {k: v[:0] for k, v in small.items()}
     train, val = place(train, device), place(val, device)
     n_val = int(val["reps"].shape[0])
+
+    def cols(data: dict[str, Tensor], idx: Sequence[int]) -> dict[str, Tensor]:
+        """``data`` with the representation channels of transfers ``idx`` only."""
+        blocks = [data["reps"][:, offsets[i] : offsets[i + 1]] for i in idx]
+        return {**data, "reps": blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=1)}
+
     stacked = use_stacked(params.stacked, target, bank.size[0], device.type)
     modules: dict[str, nn.Module] = {}
+    rows: list[Tensor] = [torch.empty(0)] * len(sets)
+    best_steps = [0] * len(sets)
+    seconds = 0.0
     t0 = time.perf_counter()
     if stacked:
-        model = to_channels_last(StackedTransfers(readouts), channels_last)
-        test = place({**test_y, "reps": torch.cat(test_reps, dim=1)}, device)  # (N, M·C, h, w)
-        log = fit(model, lambda b: model.per_model_loss(model(b["reps"]), b).T, train,
-                  val=val if n_val else None, models=len(readouts), **hp)  # fmt: skip
-        losses = per_image(
-            lambda b: model.per_model_loss(model(b["reps"]), b).T,
-            test,
-            device=device,
-            precision=precision,
-        ).T  # (M, N_test)
-        seconds, best_steps = log.seconds, log.best_steps
-        modules["readouts"] = model
+        # Grouped convolutions need one input width: transfers of equal width stack together
+        # (every set of task sources: one group); each group computes exactly what its
+        # transfers would one by one, so the split changes no number.
+        groups: dict[int, list[int]] = {}
+        for i, w in enumerate(widths):
+            groups.setdefault(w, []).append(i)
+        for g, idx in enumerate(groups.values()):
+            model = to_channels_last(StackedTransfers([readouts[i] for i in idx]), channels_last)
+
+            def stacked_loss(b: dict[str, Tensor], model: StackedTransfers = model) -> Tensor:
+                return model.per_model_loss(model(b["reps"]), b).T
+
+            test = place({**test_y, "reps": torch.cat([test_reps[i] for i in idx], dim=1)},
+                         device)  # (N, M·C, h, w)  # fmt: skip
+            log = fit(model, stacked_loss, cols(train, idx),
+                      val=cols(val, idx) if n_val else None, models=len(idx), **hp)  # fmt: skip
+            group_losses = per_image(stacked_loss, test, device=device, precision=precision).T
+            for j, i in enumerate(idx):
+                rows[i], best_steps[i] = group_losses[j], log.best_steps[j]
+            seconds += log.seconds
+            modules["readouts" if len(groups) == 1 else f"readouts{g}"] = model
     else:
-        rows: list[Tensor] = []
-        seconds, best_steps = 0.0, []
         for i, ro in enumerate(readouts):
 
             def step_loss(b: dict[str, Tensor], ro: TransferReadout = ro) -> Tensor:
                 return ro.loss(ro(b["reps"]), b)
 
-            block = slice(i * channels, (i + 1) * channels)
-            own_val = {**val, "reps": val["reps"][:, block]} if n_val else None
-            log = fit(ro, step_loss, {**train, "reps": train["reps"][:, block]}, val=own_val, **hp)
+            own_val = cols(val, [i]) if n_val else None
+            log = fit(ro, step_loss, cols(train, [i]), val=own_val, **hp)
             seconds += log.seconds
-            best_steps.append(log.best_step)
+            best_steps[i] = log.best_step
             own_test = place({**test_y, "reps": test_reps[i]}, device)
-            rows.append(per_image(step_loss, own_test, device=device, precision=precision))
+            rows[i] = per_image(step_loss, own_test, device=device, precision=precision)
             modules[f"readout{i}"] = ro
-        losses = torch.stack(rows)  # (M, N_test)
+    losses = torch.stack(rows)  # (M, N_test)
     compute = time.perf_counter() - t0
     log_to.info(
         "%d transfers into %s (%s): %.1fs, best steps %s", len(sets), target,
