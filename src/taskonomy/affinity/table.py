@@ -77,6 +77,8 @@ def check_plannable(table: TransferTable, where: str = "table kind") -> None:
             " or ".join(repr(k) for k in PLANNABLE_KINDS),
             "The BIP maximizes affinities; read all_affinities*.pkl or an affinity CSV.",
         )
+
+
 HEADER = "# taskonomy-table v1"
 
 

@@ -30,6 +30,7 @@ counted in neither.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -258,16 +259,17 @@ def estimate_affinities(
         )
         for name in estimators:
             cls = get_estimator(name)
+            # RSA and DDS subsample images beyond max_images: seeded per estimator and target
             kwargs = {"seed": derived_seed(seed, "estimate", name, target)} if name in (
                 "rsa", "dds") else {}  # fmt: skip
+            make: Callable[[], Estimator] = functools.partial(cls, **kwargs)
             comp = compute[name].setdefault(target, Compute())
             y = labels if cls.target_aware else own
-            scores = _score_sets(lambda c=cls, k=kwargs: c(**k), reps, y,
-                                 [(s,) for s in plan.sources], comp)  # fmt: skip
+            scores = _score_sets(make, reps, y, [(s,) for s in plan.sources], comp)
             first = {s[0]: v for s, v in scores.items() if s[0] not in (target, "random")}
             chosen = higher_order_sources(rank_sources(first), max_order) if max_order > 1 else []
             more = [s for s in dict.fromkeys([*chosen, *measured_sets]) if s not in scores]
-            scores.update(_score_sets(lambda c=cls, k=kwargs: c(**k), reps, y, more, comp))
+            scores.update(_score_sets(make, reps, y, more, comp))
             by_tr = {Transfer.of(s, target): v for s, v in scores.items()}
             self_score = scores.get((target,), max(scores.values()))
             by_tr[Transfer(("self",), target)] = self_score

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from taskonomy.affinity.table import TransferTable
+from taskonomy.affinity.table import TransferTable, is_estimated
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate import plan as P
 from taskonomy.evaluate.uncertainty import losses_beside
@@ -165,6 +165,7 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
         cli += ["--winrates", str(data.winrates_path)]
     return {
         "affinities": data.affinity_path.name,  # shown on the page: the name, not the path
+        "estimated": is_estimated(table),  # planned from estimates, not measurements
         "has_winrates": data.winrates is not None,
         "has_uncertainty": data.losses_path is not None,
         "targets": targets,

@@ -265,7 +265,8 @@ class LogME(Estimator):
         proj = v.T @ (f.T @ y)  # (d, k)
         alpha, beta = np.ones(k), np.ones(k)
         it = 0
-        for it in range(1, self.max_iter + 1):
+        while it < self.max_iter:
+            it += 1
             den = alpha[None, :] + beta[None, :] * s[:, None]  # (d, k)
             gamma = (beta[None, :] * s[:, None] / den).sum(0)
             m = v @ (proj * beta[None, :] / den)  # posterior means (d, k)
