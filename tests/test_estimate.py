@@ -80,13 +80,32 @@ def test_ridge_with_no_penalty_is_least_squares() -> None:
     xs, xt = rng.normal(size=(80, 5)), rng.normal(size=(30, 5))
     w = rng.normal(size=(5, 2))
     ys, yt = xs @ w + 0.3 * rng.normal(size=(80, 2)), xt @ w + 0.3 * rng.normal(size=(30, 2))
-    est = Ridge(alpha=0.0).fit({"small": xs, "test": xt}, {"small": ys, "test": yt})
+    est = Ridge(alphas=(0.0,)).fit({"small": xs, "test": xt}, {"small": ys, "test": yt})
     design = np.hstack([xs, np.ones((80, 1))])
     coef, *_ = np.linalg.lstsq(design, ys, rcond=None)
     pred = np.hstack([xt, np.ones((30, 1))]) @ coef
     r2 = 1 - ((yt - pred) ** 2).sum() / ((yt - yt.mean(0)) ** 2).sum()
     assert est.score_ == pytest.approx(r2)
+    assert est.losses_ == pytest.approx(((yt - pred) ** 2).sum(1))
     assert est.flops_ > 0
+
+
+def test_ridge_picks_its_penalty_on_held_out_rows() -> None:
+    rng = _rng(15)
+    # few samples, many noisy features: a large penalty predicts held-out rows better
+    x = rng.normal(size=(60, 40))
+    y = x[:, :1] + 2.0 * rng.normal(size=(60, 1))
+    reps, labels = {"small": x[:40], "test": x[40:]}, {"small": y[:40], "test": y[40:]}
+    est = Ridge(alphas=(1e-6, 10.0)).fit(reps, labels)
+    xs, ys, n = x[:40], y[:40], 34  # the last 15% (6 rows) of the small split held out
+    errs = []
+    for a in (1e-6, 10.0):
+        mu, sd = xs[:n].mean(0), xs[:n].std(0)
+        z = (xs[:n] - mu) / sd
+        lam = a * np.trace(z.T @ z) / 40
+        w = np.linalg.solve(z.T @ z + lam * np.eye(40), z.T @ (ys[:n] - ys[:n].mean(0)))
+        errs.append((((xs[n:] - mu) / sd @ w + ys[:n].mean(0) - ys[n:]) ** 2).sum())
+    assert est.alpha_ == (1e-6, 10.0)[int(np.argmin(errs))] == 10.0
 
 
 def test_ridge_ranks_an_informative_representation_above_noise() -> None:

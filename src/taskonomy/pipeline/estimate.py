@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from taskonomy.affinity.ahp import AHP
 from taskonomy.affinity.table import Transfer, TransferTable, read_table
 from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError, input_error
@@ -225,15 +226,31 @@ def _score_sets(
     labels: Mapping[str, np.ndarray],
     sets: Sequence[tuple[str, ...]],
     comp: Compute,
+    losses: dict[tuple[str, ...], np.ndarray] | None = None,
 ) -> dict[tuple[str, ...], float]:
+    """Each set's score; its per-image losses into ``losses`` when the estimator has them."""
     out = {}
     for srcs in sets:
         x = {s: np.hstack([reps[src][s] for src in srcs]) for s in SPLITS}
         t0 = time.perf_counter()
         est = make().fit(x, labels)
         comp.add(time.perf_counter() - t0, est.flops_)
-        out[tuple(sorted(srcs))] = est.score_
+        key = tuple(sorted(srcs))
+        out[key] = est.score_
+        if losses is not None and est.losses_ is not None:
+            losses[key] = est.losses_
     return out
+
+
+def _ahp_scale(losses: Mapping[Transfer, np.ndarray], comp: Compute) -> dict[Transfer, float]:
+    """One target's affinities from per-image losses: the measured tables' AHP."""
+    trs = list(losses)
+    arr = np.stack([losses[tr] for tr in trs])
+    t0 = time.perf_counter()
+    aff = AHP().fit(arr).affinity_
+    n, m = arr.shape
+    comp.add(time.perf_counter() - t0, n * n * m + 30 * n**3)  # tournament + eigenvectors
+    return {tr: float(a) for tr, a in zip(trs, aff, strict=True)}
 
 
 def estimate_affinities(
@@ -265,14 +282,19 @@ def estimate_affinities(
             make: Callable[[], Estimator] = functools.partial(cls, **kwargs)
             comp = compute[name].setdefault(target, Compute())
             y = labels if cls.target_aware else own
-            scores = _score_sets(make, reps, y, [(s,) for s in plan.sources], comp)
+            losses: dict[tuple[str, ...], np.ndarray] = {}
+            scores = _score_sets(make, reps, y, [(s,) for s in plan.sources], comp, losses)
             first = {s[0]: v for s, v in scores.items() if s[0] not in (target, "random")}
             chosen = higher_order_sources(rank_sources(first), max_order) if max_order > 1 else []
             more = [s for s in dict.fromkeys([*chosen, *measured_sets]) if s not in scores]
-            scores.update(_score_sets(make, reps, y, more, comp))
+            scores.update(_score_sets(make, reps, y, more, comp, losses))
+            self_tr = Transfer(("self",), target)
+            if len(losses) == len(scores) and (target,) in losses:
+                by_loss = {Transfer.of(s, target): v for s, v in losses.items()}
+                tables[name].update(_ahp_scale({**by_loss, self_tr: losses[(target,)]}, comp))
+                continue
             by_tr = {Transfer.of(s, target): v for s, v in scores.items()}
-            self_score = scores.get((target,), max(scores.values()))
-            by_tr[Transfer(("self",), target)] = self_score
+            by_tr[self_tr] = scores.get((target,), max(scores.values()))
             tables[name].update(to_affinity_scale(by_tr))
     return (
         {n: TransferTable(v, "estimated_affinity") for n, v in tables.items()},

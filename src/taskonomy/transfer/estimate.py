@@ -26,7 +26,7 @@ them per target onto the affinity table's scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -56,6 +56,8 @@ class Estimator:
     target_aware: ClassVar[bool] = False
     score_: float
     flops_: int
+    #: per-test-image losses (lower = better), for estimators that predict the target
+    losses_: np.ndarray | None = None
 
     def fit(self, reps: Splits, labels: Splits) -> Estimator:
         raise NotImplementedError
@@ -210,35 +212,64 @@ class DDS(Estimator):
 class Ridge(Estimator):
     """Closed-form ridge probe: fit on the small split, test R² (pooled over the label's
     columns) on the test split. Features are standardized with the small split's
-    statistics; the penalty is ``alpha · trace(XᵀX)/p`` so it does not depend on scale."""
+    statistics; the penalty is ``alpha · trace(XᵀX)/p`` so it does not depend on scale.
+    ``alpha`` is picked from ``alphas`` by the squared error on the last ``val_fraction``
+    of the small split's rows (its last scenes: rows follow the bank's view order), as the
+    transfers pick their best step on held-out scenes of it; then refit on the whole split.
+    ``losses_``: each test image's squared error, which lets the run rank a target's
+    source sets with the same AHP tournament as the measured affinities."""
 
     name = "ridge"
     target_aware = True
 
-    def __init__(self, alpha: float = 1e-2) -> None:
-        self.alpha = alpha
+    def __init__(
+        self, alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0), val_fraction: float = 0.15
+    ) -> None:
+        self.alphas = alphas
+        self.val_fraction = val_fraction
 
-    def fit(self, reps: Splits, labels: Splits) -> Ridge:
-        xs, ys = reps["small"], labels["small"]
+    @staticmethod
+    def _solutions(
+        xs: np.ndarray, ys: np.ndarray, alphas: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """(mean, sd, ȳ, one (p, k) coefficient matrix per alpha) from one eigensolve."""
         mu, sd = xs.mean(0), xs.std(0)
         sd = np.where(sd > 0, sd, 1.0)
         x = (xs - mu) / sd
         ym = ys.mean(0)
-        n, p = x.shape
+        s, v = np.linalg.eigh(x.T @ x)  # XᵀX = V diag(s) Vᵀ
+        s = np.clip(s, 0.0, None)
+        proj = v.T @ (x.T @ (ys - ym))  # (p, k)
+        scale = float(s.sum()) / x.shape[1]  # trace(XᵀX)/p
+        coefs = [v @ (proj / (s + a * scale)[:, None]) for a in alphas]
+        return mu, sd, ym, coefs
+
+    def fit(self, reps: Splits, labels: Splits) -> Ridge:
+        xs, ys = reps["small"], labels["small"]
+        n, p = xs.shape
         k = ys.shape[1]
-        gram = x.T @ x
-        lam = self.alpha * float(np.trace(gram)) / p
-        self.coef_ = np.linalg.solve(gram + lam * np.eye(p), x.T @ (ys - ym))  # (p, k)
-        self.intercept_ = ym  # the standardized features are centered
+        alphas = list(self.alphas)
+        n_val = round(self.val_fraction * n) if len(alphas) > 1 else 0
+        if n_val > 0:
+            mu, sd, ym, coefs = self._solutions(xs[: n - n_val], ys[: n - n_val], alphas)
+            xv = (xs[n - n_val :] - mu) / sd
+            errs = [float(((ys[n - n_val :] - xv @ c - ym) ** 2).sum()) for c in coefs]
+            self.alpha_ = alphas[int(np.argmin(errs))]
+        else:
+            self.alpha_ = alphas[0]
+        mu, sd, ym, (coef,) = self._solutions(xs, ys, [self.alpha_])
+        self.coef_, self.intercept_ = coef, ym  # the standardized features are centered
         xt = (reps["test"] - mu) / sd
-        pred = xt @ self.coef_ + ym
+        pred = xt @ coef + ym
         yt = labels["test"]
         sst = float(((yt - yt.mean(0)) ** 2).sum())
-        sse = float(((yt - pred) ** 2).sum())
-        self.score_ = 1.0 - sse / sst if sst > 0 else 0.0
+        self.losses_ = ((yt - pred) ** 2).sum(1)  # per test image: AHP can rank sets by it
+        self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
         nt = xt.shape[0]
-        self.flops_ = int(2 * n * p * p + 2 * n * p * k + p**3 / 3 * 2 + 2 * p * p * k
-                          + 2 * nt * p * k + 4 * (n + nt) * p)  # fmt: skip
+        # per solve: Gram, eigensolve (~9p³), projections; the selection solves twice
+        solve = 2 * n * p * p + 9 * p**3 + 2 * n * p * k + 2 * p * p * k * (1 + len(alphas))
+        self.flops_ = int((2 if n_val else 1) * solve + 2 * (n_val + nt) * p * k * len(alphas)
+                          + 4 * (n + nt) * p)  # fmt: skip
         return self
 
 
