@@ -394,7 +394,8 @@ def estimate_run(
         raise input_error(
             f"run directory {root}",
             f"a run over seeds {list(cfg.seeds)}",
-            "one seed's run",
-            f"Pass one seed's folder, e.g. {root / 'seeds' / str(cfg.seeds[0])}.",
+            "a run of one seed",
+            "Set `transfer: {estimate: true}` in its config and rerun it: every seed's "
+            "tables (seeds/<seed>/tables/) then get their estimates.",
         )
     return estimate_run_dir(rd, cfg, estimators, max_order, replicates=replicates, level=level)
