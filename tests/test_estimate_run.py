@@ -196,10 +196,13 @@ def test_solve_report_and_serve_say_they_plan_from_estimates(
                               "--max-order", "2", "--json"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "ESTIMATED" in res.stderr
-    assert json.loads(res.stdout)["affinities_kind"] == "estimated_affinity"
+    out = json.loads(res.stdout)
+    assert out["affinities_kind"] == "estimated_affinity"
+    assert "uncertainty" not in out  # the measured losses beside it are not its intervals
     page = build_report(tmp_path / "rep", affinities=path).read_text(encoding="utf-8")
     assert "ESTIMATED affinities" in page
-    assert tasks_payload(load_solver_data(affinities=path))["estimated"] is True
+    served = load_solver_data(affinities=path)
+    assert tasks_payload(served)["estimated"] is True and served.losses_path is None
     measured = RunDir(run_copy).table_path("affinity")
     assert tasks_payload(load_solver_data(affinities=measured))["estimated"] is False
 

@@ -93,7 +93,10 @@ def solve(
             print(f"note: {ESTIMATED_NOTE}.", file=sys.stderr)
         for line in normalization_warnings(table):
             print(f"warning: {line}", file=sys.stderr)
-        found = losses if losses is not None else losses_beside(path)
+        # The per-image losses beside an estimated table measured other transfers' numbers:
+        # their bootstrap would describe measured affinities, not these estimates.
+        beside = None if is_estimated(table) else losses_beside(path)
+        found = losses if losses is not None else beside
         boot = None if found is None else bootstrap(load_per_image_losses(found), replicates, level)
         policy, extra = plan_with_uncertainty(
             table, request, wr, boot, stability_replicates=stability_replicates

@@ -125,8 +125,10 @@ def load_solver_data(
     path = find_affinities(run_dir) if run_dir is not None else Path(affinities)  # type: ignore[arg-type]
     table, wr, _ = P.load_table_and_winrates(path, winrates)
     # As given (a packaged name stays a name), so the page's CLI line works as printed.
+    # Losses beside an estimated table are the measured transfers': not these estimates'.
+    beside = losses_beside(path) if path.is_file() and not is_estimated(table) else None
     return SolverData(table, wr, path, Path(winrates) if winrates is not None else None,
-                      losses_beside(path) if path.is_file() else None)  # fmt: skip
+                      beside)  # fmt: skip
 
 
 def default_sources(table: TransferTable) -> list[str]:
