@@ -13,6 +13,7 @@ from taskonomy.transfer.estimate import (
     DDS,
     RSA,
     LogME,
+    LogMEProbe,
     Ridge,
     estimator_names,
     get_estimator,
@@ -29,7 +30,7 @@ def _split(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def test_registry_lists_the_valid_names_on_a_bad_one() -> None:
-    assert set(estimator_names()) == {"cka", "rsa", "dds", "ridge", "logme"}
+    assert set(estimator_names()) == {"cka", "rsa", "dds", "ridge", "logme", "logme_probe"}
     assert get_estimator("cka") is CKA
     with pytest.raises(TaskonomyError, match="cka") as info:
         get_estimator("ckaa")
@@ -160,3 +161,15 @@ def test_label_matrix_one_hot_pools_maps_and_honours_masks() -> None:
     out = label_matrix(depth, mask=mask, grid=2)
     assert out[0, 0] == pytest.approx(10 / 3)
     assert out[0, 1] == pytest.approx((2 + 3 + 6 + 7) / 4)
+
+
+def test_logme_probe_is_ridge_at_the_evidence_optimal_penalty() -> None:
+    rng = _rng(16)
+    f, ft = rng.normal(size=(50, 4)), rng.normal(size=(20, 4))
+    w = rng.normal(size=(4, 1))
+    y, yt = f @ w + 0.5 * rng.normal(size=(50, 1)), ft @ w + 0.5 * rng.normal(size=(20, 1))
+    est = LogMEProbe().fit({"small": f, "test": ft}, {"small": y, "test": yt})
+    lam = est.alpha_[0] / est.beta_[0]
+    coef = np.linalg.solve(f.T @ f + lam * np.eye(4), f.T @ y)  # the posterior mean
+    assert est.losses_ == pytest.approx(((yt - ft @ coef) ** 2).sum(1))
+    assert est.score_ == pytest.approx(1 - est.losses_.sum() / ((yt - yt.mean()) ** 2).sum())

@@ -46,7 +46,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_tables_are_estimated_kind_on_the_affinity_scale(run_copy: Path, estimated: Any) -> None:
     rd = RunDir(run_copy)
     measured = read_table(rd.table_path("affinity"), "affinity")
-    assert set(rd.estimated_files()) == {"cka", "rsa", "dds", "ridge", "logme"}
+    assert set(rd.estimated_files()) == {"cka", "rsa", "dds", "ridge", "logme", "logme_probe"}
     for name, path in rd.estimated_files().items():
         table = read_table(path)
         assert table.kind == "estimated_affinity"
@@ -213,7 +213,7 @@ def test_run_report_shows_the_calibration(run_copy: Path, estimated: Any, tmp_pa
     page = build_report(tmp_path / "rep", run_dir=run_copy).read_text(encoding="utf-8")
     section = page.split('<section id="estimates">')[1].split("</section>")[0]
     assert "pooled Spearman" in section
-    for name in ("cka", "rsa", "dds", "ridge", "logme"):
+    for name in ("cka", "rsa", "dds", "ridge", "logme", "logme_probe"):
         assert f"<td class=name>{name}</td>" in section
 
 
@@ -232,5 +232,5 @@ def test_pipeline_stage_writes_estimates_and_keeps_transfer_keys(
     shutil.copytree(run_copy, out, ignore=shutil.ignore_patterns("tables"))
     run_pipeline(on, out, executor=InProcessExecutor())  # every job finished: measure only
     rd = RunDir(out)
-    assert set(rd.estimated_files()) == {"cka", "rsa", "dds", "ridge", "logme"}
+    assert set(rd.estimated_files()) == {"cka", "rsa", "dds", "ridge", "logme", "logme_probe"}
     assert rd.estimates_vs_measured_csv.is_file()

@@ -16,9 +16,10 @@ def estimate(
         ..., help="Run directory written by `taskonomy run` (its encode stage finished)."
     ),
     estimators: str = typer.Option(
-        "cka,rsa,dds,ridge,logme",
+        "cka,rsa,dds,ridge,logme,logme_probe",
         "--estimators",
-        help="Comma-separated: cka, rsa, dds (task-agnostic), ridge, logme (target-aware).",
+        help="Comma-separated: cka, rsa, dds (task-agnostic); ridge, logme, logme_probe "
+        "(target-aware).",
     ),
     max_order: int | None = typer.Option(
         None, "--max-order", help="Largest source set (default: the run's transfer.max_order)."

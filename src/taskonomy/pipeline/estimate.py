@@ -67,7 +67,7 @@ from taskonomy.transfer.estimate import (
 )
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
 
-DEFAULT_ESTIMATORS: tuple[str, ...] = ("cka", "rsa", "dds", "ridge", "logme")
+DEFAULT_ESTIMATORS: tuple[str, ...] = ("cka", "rsa", "dds", "ridge", "logme", "logme_probe")
 CALIBRATION_HEADER = (
     "estimator", "target", "n", "spearman", "ci_low", "ci_high",
     "seconds", "flops", "transfer_seconds", "transfer_flops", "seconds_ratio", "flops_ratio",

@@ -318,8 +318,31 @@ class LogME(Estimator):
             - beta / 2 * beta_de - alpha / 2 * alpha_de - n / 2 * np.log(2 * np.pi)
         )  # fmt: skip
         self.alpha_, self.beta_, self.n_iter_ = alpha, beta, it
+        self.coef_ = m  # (d, k) posterior means at those precisions
         self.evidence_ = evidence / n  # per sample, per column
         self.score_ = float(self.evidence_.mean())
         self.flops_ = int(2 * n * d * d + 9 * d**3 + 2 * n * d * k + 2 * d * d * k
                           + it * (2 * d * d * k + 2 * n * d * k + 6 * d * k))  # fmt: skip
+        return self
+
+
+@register
+class LogMEProbe(LogME):
+    """LogME's Bayesian linear model used as a probe: its posterior-mean weights (the
+    ridge solution at the evidence-optimal penalty ``alpha_/beta_`` per label column, from
+    the small split alone) predict the test split; ``losses_`` are each test image's squared
+    error (ranked with AHP by the run), ``score_`` the test R² pooled over columns. Like
+    ``ridge`` with the penalty set by the evidence instead of held-out rows."""
+
+    name = "logme_probe"
+
+    def fit(self, reps: Splits, labels: Splits) -> LogMEProbe:
+        super().fit(reps, labels)
+        yt = labels["test"]
+        pred = reps["test"] @ self.coef_
+        self.losses_ = ((yt - pred) ** 2).sum(1)
+        sst = float(((yt - yt.mean(0)) ** 2).sum())
+        self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
+        nt, d = reps["test"].shape
+        self.flops_ += 2 * nt * d * yt.shape[1] + 3 * nt * yt.shape[1]
         return self
