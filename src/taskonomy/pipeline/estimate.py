@@ -18,7 +18,9 @@ Written as ``tables/estimated_affinities_<estimator>.csv``, table kind
 ``estimated_affinity``.
 
 With measured affinities, ``tables/estimates_vs_measured.csv`` holds per estimator and
-target (then ``pooled``) Spearman's rank correlation with a bootstrap interval
+target (then ``pooled``) Spearman's rank correlation with a bootstrap interval, the scores
+mapped onto the affinity scale over exactly the measured table's sets (and ``self``) so
+that both sides are normalized over the same transfers
 (:mod:`taskonomy.evaluate.calibration`), and the compute used: the estimator's seconds
 and analytically counted FLOPs against the trained transfers' (``compute_seconds`` of
 their jobs; FLOPs: 2 × multiply-adds (:func:`taskonomy.nn.encoders.count_macs`) of a
@@ -258,10 +260,13 @@ def estimate_affinities(
     estimators: Sequence[str],
     max_order: int,
     measured: TransferTable | None,
-) -> tuple[dict[str, TransferTable], dict[str, dict[str, Compute]]]:
-    """Score every target's source sets with each estimator (see the module doc)."""
+) -> tuple[dict[str, TransferTable], dict[str, dict[str, Compute]], dict[str, TransferTable]]:
+    """Score every target's source sets with each estimator (see the module doc): the
+    estimated tables, their compute, and (with ``measured``) the same scores mapped onto the
+    affinity scale over exactly the measured table's sets, which calibration compares."""
     plan, seed = reader.plan, reader.cfg.seed
     tables: dict[str, dict[Transfer, float]] = {n: {} for n in estimators}
+    on_measured: dict[str, dict[Transfer, float]] = {n: {} for n in estimators}
     compute: dict[str, dict[str, Compute]] = {n: {} for n in estimators}
     for target in plan.targets:
         reps = {s: reader.reps(s, target) for s in plan.sources}
@@ -288,18 +293,33 @@ def estimate_affinities(
             chosen = higher_order_sources(rank_sources(first), max_order) if max_order > 1 else []
             more = [s for s in dict.fromkeys([*chosen, *measured_sets]) if s not in scores]
             scores.update(_score_sets(make, reps, y, more, comp, losses))
-            self_tr = Transfer(("self",), target)
-            if len(losses) == len(scores) and (target,) in losses:
-                by_loss = {Transfer.of(s, target): v for s, v in losses.items()}
-                tables[name].update(_ahp_scale({**by_loss, self_tr: losses[(target,)]}, comp))
-                continue
-            by_tr = {Transfer.of(s, target): v for s, v in scores.items()}
-            by_tr[self_tr] = scores.get((target,), max(scores.values()))
-            tables[name].update(to_affinity_scale(by_tr))
+            tables[name].update(_scaled(target, scores, losses, comp))
+            if measured is not None:  # on the measured table's own sets, for calibration
+                keep = {tr.sources for tr in measured.for_target(target)} | {(target,)}
+                kept = {s: v for s, v in scores.items() if s in keep}
+                lost = {s: v for s, v in losses.items() if s in keep}
+                on_measured[name].update(_scaled(target, kept, lost, comp))
     return (
         {n: TransferTable(v, "estimated_affinity") for n, v in tables.items()},
         compute,
+        {n: TransferTable(v, "estimated_affinity") for n, v in on_measured.items()},
     )
+
+
+def _scaled(
+    target: str,
+    scores: Mapping[tuple[str, ...], float],
+    losses: Mapping[tuple[str, ...], np.ndarray],
+    comp: Compute,
+) -> dict[Transfer, float]:
+    """One target's scored sets (+ ``self``) on the affinity scale (see the module doc)."""
+    self_tr = Transfer(("self",), target)
+    if len(losses) == len(scores) and (target,) in losses:
+        by_loss = {Transfer.of(s, target): v for s, v in losses.items()}
+        return _ahp_scale({**by_loss, self_tr: losses[(target,)]}, comp)
+    by_tr = {Transfer.of(s, target): v for s, v in scores.items()}
+    by_tr[self_tr] = scores.get((target,), max(scores.values()))
+    return to_affinity_scale(by_tr)
 
 
 def _fmt(x: float) -> str:
@@ -352,7 +372,7 @@ def estimate_run_dir(
     reader = _RunReader(rd, cfg)
     aff_path = rd.table_path("affinity")
     measured = read_table(aff_path, "affinity") if aff_path.is_file() else None
-    tables, compute = estimate_affinities(reader, names, k, measured)
+    tables, compute, on_measured = estimate_affinities(reader, names, k, measured)
     result = EstimateResult(tables, compute)
     rd.sub("tables")
     for name, table in tables.items():
@@ -361,7 +381,7 @@ def estimate_run_dir(
         result.paths.append(path)
     if measured is not None:
         result.transfer_compute = reader.transfer_compute(measured)
-        for name, table in tables.items():
+        for name, table in on_measured.items():
             seed = derived_seed(cfg.seed, "estimate-calibration", name)
             result.calibration[name] = calibrate(
                 table, measured, replicates=replicates, level=level, seed=seed
