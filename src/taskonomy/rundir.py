@@ -7,7 +7,10 @@ the report, the solver page and the CLI read them. Layout (besides ``jobs/`` and
       config.yaml
       tables/affinities.csv, wins_vs_self.csv, wins_vs_pixels.csv, losses.csv, sanity.csv,
              effects.csv, diagnostics.json, novel_<task>.json, per_image_losses.npz,
-             affinities_ci.csv, significance.json
+             affinities_ci.csv, significance.json,
+             estimated_affinities_<estimator>.csv (``taskonomy estimate``: one table of kind
+             ``estimated_affinity`` per estimator), estimates_vs_measured.csv (their
+             calibration against the measured affinities, when the run has them)
       taxonomies/budget<B>_order<K>.json
       report/index.html
 """
@@ -33,6 +36,9 @@ NOVEL_PREFIX = "novel_"
 PER_IMAGE_LOSSES_NPZ = "per_image_losses.npz"
 AFFINITIES_CI_CSV = "affinities_ci.csv"
 SIGNIFICANCE_JSON = "significance.json"
+# Estimates (issue 12): affinities estimated without training transfers, and calibration.
+ESTIMATED_PREFIX = "estimated_affinities_"
+ESTIMATES_VS_MEASURED_CSV = "estimates_vs_measured.csv"
 #: table kind → its file in ``tables/`` (also the layout of a packaged table set)
 TABLE_FILES: dict[str, str] = {
     "affinity": AFFINITIES_CSV,
@@ -91,6 +97,18 @@ class RunFiles:
     @property
     def significance_json(self) -> Path:
         return self.tables_dir / SIGNIFICANCE_JSON
+
+    def estimated_affinities_csv(self, estimator: str) -> Path:
+        return self.tables_dir / f"{ESTIMATED_PREFIX}{estimator}.csv"
+
+    def estimated_files(self) -> dict[str, Path]:
+        """``{estimator: tables/estimated_affinities_<estimator>.csv}`` present, sorted."""
+        found = sorted(self.tables_dir.glob(f"{ESTIMATED_PREFIX}*.csv"))
+        return {p.stem[len(ESTIMATED_PREFIX) :]: p for p in found}
+
+    @property
+    def estimates_vs_measured_csv(self) -> Path:
+        return self.tables_dir / ESTIMATES_VS_MEASURED_CSV
 
     def novel_json(self, task: str) -> Path:
         return self.tables_dir / f"{NOVEL_PREFIX}{task}.json"

@@ -11,8 +11,11 @@ The project's own text format (``*.csv``), written by the learning pipeline and 
     depth_zbuffer,self,0.0300
 
 * Lines starting with ``#`` are comments; ``# kind: K`` names the table kind
-  (``affinity``, ``wins_vs_self``, ``wins_vs_pixels``, or ``mean_test_loss``: the mean
-  per-image test loss of each transfer, which a run also writes).
+  (``affinity``, ``wins_vs_self``, ``wins_vs_pixels``, ``mean_test_loss``: the mean
+  per-image test loss of each transfer, which a run also writes, or
+  ``estimated_affinity``: affinities *estimated* without training transfers by
+  ``taskonomy estimate``, on the affinity scale, which ``solve``, ``report`` and ``serve``
+  plan from while saying so; never read where measured affinities are asked for).
 * ``target``: canonical task name. ``sources``: canonical names joined by ``+``
   (order-insensitive; written sorted); ``self``, ``pixels`` and ``random`` are allowed.
 * ``value``: a finite float. For ``affinity`` every value must lie in [0, 1] (refused
@@ -41,13 +44,41 @@ from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.io import atomic_write_text
 from taskonomy.tasks import canonical_name
 
-TableKind = Literal["affinity", "wins_vs_self", "wins_vs_pixels", "mean_test_loss"]
+TableKind = Literal[
+    "affinity", "wins_vs_self", "wins_vs_pixels", "mean_test_loss", "estimated_affinity"
+]
 TABLE_KINDS: tuple[TableKind, ...] = (
     "affinity",
     "wins_vs_self",
     "wins_vs_pixels",
     "mean_test_loss",
+    "estimated_affinity",
 )
+#: Kinds the taxonomy BIP plans from: measured affinities, or estimated ones (flagged).
+PLANNABLE_KINDS: tuple[TableKind, ...] = ("affinity", "estimated_affinity")
+#: What every consumer prints when it plans from an estimated table.
+ESTIMATED_NOTE = (
+    "planning from ESTIMATED affinities (taskonomy estimate: no transfer was trained for "
+    "them), not measured ones"
+)
+
+
+def is_estimated(table: TransferTable) -> bool:
+    """Whether ``table`` holds estimated (not measured) affinities."""
+    return table.kind == "estimated_affinity"
+
+
+def check_plannable(table: TransferTable, where: str = "table kind") -> None:
+    """Refuse a table the BIP cannot plan from (win rates, losses), in one line."""
+    if table.kind not in PLANNABLE_KINDS:
+        raise input_error(
+            where,
+            table.kind,
+            " or ".join(repr(k) for k in PLANNABLE_KINDS),
+            "The BIP maximizes affinities; read all_affinities*.pkl or an affinity CSV.",
+        )
+
+
 HEADER = "# taskonomy-table v1"
 
 
@@ -203,7 +234,7 @@ class TransferTable(Mapping[Transfer, float]):
                 raise input_error(f"{where} value", raw, "a number") from None
             if not math.isfinite(val):
                 raise input_error(f"{where} value", raw, "a finite number")
-            if kind == "affinity" and not 0.0 <= val <= 1.0:
+            if kind in PLANNABLE_KINDS and not 0.0 <= val <= 1.0:
                 # AHP affinities are shares of a target's total; one value of 8 would
                 # outweigh every other target in the BIP's objective.
                 raise input_error(f"{where} affinity", raw, "a number in [0, 1]")
@@ -224,7 +255,7 @@ def normalization_warnings(table: TransferTable, tol: float = SUM_TOLERANCE) -> 
     BIP's objective. A table that is not normalized still plans (the user may have written
     it by hand on purpose) but its targets weigh differently: the caller shows these lines.
     """
-    if table.kind != "affinity":
+    if table.kind not in PLANNABLE_KINDS:
         return []
     sums: dict[str, float] = {}
     for tr, v in table.items():

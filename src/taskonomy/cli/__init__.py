@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 # Each module defines ``register(app)``.
-COMMAND_MODULES = ["solve", "generate", "show", "export", "run", "report", "serve"]
+COMMAND_MODULES = ["solve", "generate", "show", "export", "run", "estimate", "report", "serve"]
 
 
 def _version_callback(value: bool) -> None:

@@ -30,6 +30,7 @@ def serve(
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a web browser."),
 ) -> None:
     """Serve a local page to choose targets, budget and max order, and solve interactively."""
+    from taskonomy.affinity.table import ESTIMATED_NOTE, is_estimated
     from taskonomy.report import server as S
 
     with user_errors():
@@ -41,6 +42,8 @@ def serve(
         httpd = S.make_server(data, host=host, port=port)
     wr = "with win rates" if data.winrates is not None else "no win rates (Gain/Quality empty)"
     typer.echo(f"taskonomy solver for {data.affinity_path} ({wr})")
+    if is_estimated(data.affinities):
+        typer.echo(f"note: {ESTIMATED_NOTE}.")
     typer.echo(f"Serving on {httpd.url}  (Ctrl+C to stop)", err=False)
     if open_browser:
         import webbrowser

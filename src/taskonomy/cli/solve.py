@@ -63,7 +63,7 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Choose which tasks to train and which transfer serves each target."""
-    from taskonomy.affinity.table import normalization_warnings
+    from taskonomy.affinity.table import ESTIMATED_NOTE, is_estimated, normalization_warnings
     from taskonomy.evaluate.plan import load_table_and_winrates
     from taskonomy.evaluate.uncertainty import (
         bootstrap,
@@ -89,14 +89,21 @@ def solve(
         )  # fmt: skip
         table, wr, path = load_table_and_winrates(table_argument(affinities), winrates)
         request.check_against(table)
+        if is_estimated(table):
+            print(f"note: {ESTIMATED_NOTE}.", file=sys.stderr)
         for line in normalization_warnings(table):
             print(f"warning: {line}", file=sys.stderr)
-        found = losses if losses is not None else losses_beside(path)
+        # The per-image losses beside an estimated table measured other transfers' numbers:
+        # their bootstrap would describe measured affinities, not these estimates.
+        beside = None if is_estimated(table) else losses_beside(path)
+        found = losses if losses is not None else beside
         boot = None if found is None else bootstrap(load_per_image_losses(found), replicates, level)
         policy, extra = plan_with_uncertainty(
             table, request, wr, boot, stability_replicates=stability_replicates
         )
     if as_json:
+        if is_estimated(table):  # a reader of the JSON alone must see it too
+            extra["affinities_kind"] = table.kind
         typer.echo(json.dumps({**policy.to_json(), **extra}, indent=2))
         return
     _print_table(policy)

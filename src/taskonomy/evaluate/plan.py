@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from taskonomy.affinity.published import published_suffix, resolve_table_path
-from taskonomy.affinity.table import TransferTable, read_table
-from taskonomy.errors import TaskonomyError, input_error
+from taskonomy.affinity.table import TransferTable, check_plannable, read_table
+from taskonomy.errors import TaskonomyError
 from taskonomy.evaluate.gain_quality import WinRates, attach_gain_quality, load_winrates
 from taskonomy.taxonomy.plan import plan as solve_bip
 from taskonomy.taxonomy.policy import Policy
@@ -42,8 +42,7 @@ def load_table_and_winrates(
     """
     path = resolve_table_path(affinities)
     table = read_table(path)
-    if table.kind != "affinity":
-        raise input_error(f"{path}: table kind", table.kind, "'affinity'")
+    check_plannable(table, f"{path}: table kind")
     if winrates is not None:
         return table, load_winrates(winrates, published_suffix(path)), path
     return table, find_winrates_for(path), path

@@ -97,6 +97,9 @@ class TransferConfig(_Strict):
     steps: Int = Field(300, ge=1)
     batch_size: Int = Field(32, ge=1)
     lr: float = Field(2e-3, gt=0)
+    # After measuring: cheap affinity estimates from the cached representations and their
+    # calibration (taskonomy estimate; docs/estimate.md). Not a transfer job param.
+    estimate: bool = False
 
 
 class TaxonomyConfig(_Strict):

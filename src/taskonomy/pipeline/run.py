@@ -50,6 +50,8 @@ from taskonomy.transfer.outside import file_digest, outside_encoder
 # 4: the guess is the loss-optimal constant (train/constant.py): init and guess_losses.
 VERSION = "4"
 DATA_VERSION = "1"  # the fingerprint param (Taskonomy layouts) changes those keys anyway
+# Config keys that change no transfer's result: kept out of the jobs' keys.
+TRANSFER_NOT_PARAMS = {"estimate"}
 
 
 @dataclass
@@ -143,8 +145,8 @@ class Plan:
         input_key = spec.input
         used = sorted({s for srcs in sets for s in srcs})
         deps = (self.data, *(self.encode(s, input_key) for s in used))
-        params = {**self._common, "sources": sets, "target": target,
-                  "transfer": self.cfg.transfer.model_dump()}  # fmt: skip
+        transfer = self.cfg.transfer.model_dump(exclude=TRANSFER_NOT_PARAMS)
+        params = {**self._common, "sources": sets, "target": target, "transfer": transfer}
         name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
         per_set = 1.0 if spec.head is not None and is_dense(spec.head.decoder) else 0.2  # pooled
         cost = per_set * len(sets) * self.cfg.transfer.steps
@@ -305,6 +307,12 @@ def _run_pipeline(
     result = _measure(rd, plan, transfers, sanity, losses_of)
     result.reports, result.seconds = reports, seconds
     seconds["measure + taxonomy"] = time.perf_counter() - t0
+    if cfg.transfer.estimate:
+        from taskonomy.pipeline.estimate import estimate_run_dir
+
+        t0 = time.perf_counter()
+        estimate_run_dir(rd, cfg)
+        seconds["estimate"] = time.perf_counter() - t0
     return result
 
 

@@ -13,6 +13,12 @@ no script, so the single file can be mailed or archived; the PNGs are also kept 
 6. Taxonomies for a grid of budgets × orders (the paper's Figure 8).
 7. Gain and Quality as the budget grows (its Figure 9).
 8. Novel tasks (``tables/novel_<task>.json``, when present).
+9. How sure is the taxonomy? (:mod:`taskonomy.report.uncertainty`).
+10. Cheap estimates vs measured affinities (``tables/estimates_vs_measured.csv``,
+    :mod:`taskonomy.report.estimates`).
+
+A page drawn from an ``estimated_affinity`` table says at its top that it plans from
+estimated affinities.
 
 A section without its input says why instead of disappearing, so every report has the
 same outline. The page is written last and atomically: a failure while drawing leaves no
@@ -34,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from taskonomy.affinity.table import TransferTable, read_table
+from taskonomy.affinity.table import ESTIMATED_NOTE, TransferTable, is_estimated, read_table
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate.gain_quality import WinRates, group_by_order, mean_gain_quality
 from taskonomy.io import atomic_write_text
+from taskonomy.report.estimates import section_estimates
 from taskonomy.report.uncertainty import edge_stability, section_uncertainty
 from taskonomy.rundir import RunFiles
 from taskonomy.tasks import is_free_source
@@ -58,6 +65,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("gain-quality", "Gain and Quality as the budget grows"),
     ("novel", "Novel tasks"),
     ("uncertainty", "How sure is the taxonomy?"),
+    ("estimates", "Cheap estimates vs measured affinities"),
 )
 GRID_BUDGETS = 6  # columns of the Figure 8 grid
 GRID_ORDERS = 3  # rows of the Figure 8 grid (and orders of the Figure 9 sweep)
@@ -530,8 +538,11 @@ def _header(inp: _Inputs) -> str:
         )
     items.append(f"taskonomy {_esc(__version__)}")
     toc = "".join(f'<li><a href="#{sid}">{_esc(title)}</a></li>' for sid, title in SECTIONS)
+    # Said before anything else: every plan on this page rests on estimates.
+    warn = _note(f"Taxonomies below are {ESTIMATED_NOTE}.") if is_estimated(inp.affinities) else ""
     return (
-        f"<h1>{_esc(inp.title)}</h1><p class=meta>{'<br>'.join(items)}</p><nav><ol>{toc}</ol></nav>"
+        f"<h1>{_esc(inp.title)}</h1>{warn}<p class=meta>{'<br>'.join(items)}</p>"
+        f"<nav><ol>{toc}</ol></nav>"
     )
 
 
@@ -590,6 +601,7 @@ def build_report(
         "gain-quality": lambda: _section_gain_quality(inp, figs),
         "novel": lambda: _section_novel(inp),
         "uncertainty": lambda: section_uncertainty(inp.run_dir),
+        "estimates": lambda: section_estimates(inp.run_dir),
     }
     sections = "".join(
         f'<section id="{sid}"><h2>{_esc(title)}</h2>{bodies[sid]()}</section>'

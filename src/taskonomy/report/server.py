@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from taskonomy.affinity.table import TransferTable
+from taskonomy.affinity.table import TransferTable, is_estimated
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate import plan as P
 from taskonomy.evaluate.uncertainty import losses_beside
@@ -125,8 +125,10 @@ def load_solver_data(
     path = find_affinities(run_dir) if run_dir is not None else Path(affinities)  # type: ignore[arg-type]
     table, wr, _ = P.load_table_and_winrates(path, winrates)
     # As given (a packaged name stays a name), so the page's CLI line works as printed.
+    # Losses beside an estimated table are the measured transfers': not these estimates'.
+    beside = losses_beside(path) if path.is_file() and not is_estimated(table) else None
     return SolverData(table, wr, path, Path(winrates) if winrates is not None else None,
-                      losses_beside(path) if path.is_file() else None)  # fmt: skip
+                      beside)  # fmt: skip
 
 
 def default_sources(table: TransferTable) -> list[str]:
@@ -166,6 +168,7 @@ def tasks_payload(data: SolverData) -> dict[str, Any]:
         cli += ["--winrates", str(data.winrates_path)]
     return {
         "affinities": data.affinity_path.name,  # shown on the page: the name, not the path
+        "estimated": is_estimated(table),  # planned from estimates, not measurements
         "has_winrates": data.winrates is not None,
         "has_uncertainty": data.losses_path is not None,
         "targets": targets,

@@ -72,7 +72,7 @@ from typing import Any, Literal, Self
 import highspy
 import numpy as np
 
-from taskonomy.affinity.table import Transfer, TransferTable
+from taskonomy.affinity.table import Transfer, TransferTable, check_plannable
 from taskonomy.errors import TaskonomyError, input_error, one_of
 from taskonomy.tasks import PIXELS, SELF, canonical_name, is_free_source
 from taskonomy.taxonomy.policy import Choice, Policy
@@ -503,13 +503,7 @@ def _prepare(
 ) -> _Instance:
     if not isinstance(table, TransferTable):
         raise input_error("table", type(table).__name__, "a taskonomy.affinity.TransferTable")
-    if table.kind != "affinity":
-        raise input_error(
-            "table kind",
-            table.kind,
-            "'affinity'",
-            "The BIP maximizes affinities; read all_affinities*.pkl or an affinity CSV.",
-        )
+    check_plannable(table)
     if len(table) == 0:
         raise input_error("table", "an empty table", "at least one transfer")
     ti = _table_index(table)

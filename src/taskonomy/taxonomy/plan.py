@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from taskonomy.affinity.table import TransferTable, read_table
+from taskonomy.affinity.table import TransferTable, check_plannable, read_table
 from taskonomy.errors import input_error
 from taskonomy.taxonomy.policy import Policy
 from taskonomy.taxonomy.request import (
@@ -38,8 +38,7 @@ def plan(
     elif fields:
         raise input_error("plan()", sorted(fields), "a PlanRequest or keyword fields, not both")
     table = affinities if isinstance(affinities, TransferTable) else read_table(affinities)
-    if table.kind != "affinity":
-        raise input_error("table kind for planning", table.kind, "'affinity'")
+    check_plannable(table, "table kind for planning")
     if request.importance:
         tg = set(request.targets or table.targets())
         stray = sorted(set(request.importance) - tg)

@@ -120,7 +120,8 @@ function syncBudgetRange() {
 
 function buildControls() {
   const meta = state.meta;
-  $("origin").textContent = meta.affinities;
+  $("origin").textContent = meta.affinities +
+    (meta.estimated ? " (ESTIMATED affinities: no transfer was trained for them)" : "");
   $("winrates-note").textContent = meta.has_winrates
     ? "· with win rates (Gain/Quality)"
     : "· no win rates found: Gain/Quality are not shown";

@@ -1,0 +1,348 @@
+"""Cheap transferability estimators: affinity estimates without training transfers.
+
+Every estimator scores one source set's frozen representation for one target from the
+encode jobs' caches (:mod:`taskonomy.transfer.encode`) in seconds, where a trained transfer
+takes minutes. One interface, sklearn style::
+
+    est = get_estimator("cka")().fit(reps, labels)
+    est.score_   # higher = better source for this target (every estimator)
+    est.flops_   # floating-point operations it counted analytically
+
+``reps`` and ``labels`` map split names (``"small"``, ``"test"``) to 2-D float arrays
+``(n, p)`` (one row per sample; see :func:`flatten_reps` and :func:`label_matrix`).
+
+Task-agnostic estimators (``rsa``, ``dds``, ``cka``) never see labels: their ``labels``
+are the *target task network's own* frozen representation of the same test images, and
+they score how similar the source's representation is to it. Target-aware estimators
+(``logme``, ``ridge``) read the target's labels of the small split (the transfers' training
+data), ``ridge`` scoring its predictions on the test split. A source set of order k is
+the channel concatenation of its sources' representations, as a transfer of order k sees.
+
+Scores are on each estimator's own scale (CKA in [0, 1], RSA/DDS correlations in [-1, 1],
+LogME a log evidence per sample, ridge a test R²); :mod:`taskonomy.pipeline.estimate` maps
+them per target onto the affinity table's scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, TypeVar
+
+import numpy as np
+import torch
+from scipy.spatial.distance import pdist
+from scipy.stats import pearsonr, spearmanr
+from torch import Tensor
+from torch.nn import functional as F
+
+from taskonomy.registry import Registry
+from taskonomy.seeds import derived_seed
+
+Splits = Mapping[str, np.ndarray]
+
+#: Label maps of dense targets are averaged down to GRID×GRID cells before the probes.
+GRID = 4
+
+
+class Estimator:
+    """Base class: params in ``__init__``, :meth:`fit` sets ``score_`` and ``flops_``.
+
+    ``target_aware``: whether ``labels`` are the target's labels (True) or the target task
+    network's representation (False).
+    """
+
+    name: ClassVar[str] = ""
+    target_aware: ClassVar[bool] = False
+    score_: float
+    flops_: int
+    #: per-test-image losses (lower = better), for estimators that predict the target
+    losses_: np.ndarray | None = None
+
+    def fit(self, reps: Splits, labels: Splits) -> Estimator:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+ESTIMATORS: Registry[type[Estimator]] = Registry("estimator")
+
+
+_E = TypeVar("_E", bound=type[Estimator])
+
+
+def register(cls: _E) -> _E:
+    ESTIMATORS.register(cls.name, cls)
+    return cls
+
+
+def get_estimator(name: str) -> type[Estimator]:
+    """The estimator class of ``name``; an unknown name fails listing the valid ones."""
+    return ESTIMATORS.get(name)
+
+
+def estimator_names() -> list[str]:
+    return list(ESTIMATORS.names())
+
+
+# ------------------------------------------------------------------------- helpers
+def flatten_reps(rep: Tensor | np.ndarray) -> np.ndarray:
+    """(N, C, h, w) representations → (N, C·h·w) float64 rows."""
+    arr = rep.numpy() if isinstance(rep, Tensor) else np.asarray(rep)
+    return arr.reshape(arr.shape[0], -1).astype(np.float64)
+
+
+def label_matrix(
+    label: Tensor, n_classes: int | None = None, mask: Tensor | None = None, grid: int = GRID
+) -> np.ndarray:
+    """A target's labels as an (N, k) float64 matrix for the target-aware probes.
+
+    Integer labels are one-hot (``n_classes`` columns; per pixel for maps); maps (N, H, W)
+    or (N, C, H, W) are averaged down to ``grid``×``grid`` cells (masked pixels left out of
+    each cell's mean); anything else is flattened per sample.
+    """
+    y = label
+    if not torch.is_floating_point(y):
+        k = int(n_classes if n_classes is not None else int(y.max()) + 1)
+        y = F.one_hot(y.long().clamp(min=0), k).float()  # (..., k)
+        if y.dim() == 4:  # (N, H, W, k) class maps → channels first
+            y = y.permute(0, 3, 1, 2)
+    y = y.float()
+    if y.dim() == 3:  # (N, H, W) float map
+        y = y.unsqueeze(1)
+    if y.dim() == 4 and y.shape[-1] > grid:
+        if mask is not None:
+            m = mask.float().reshape(y.shape[0], 1, *y.shape[-2:])
+            num = F.adaptive_avg_pool2d(y * m, grid)
+            den = F.adaptive_avg_pool2d(m, grid)
+            y = num / den.clamp(min=1e-6)
+        else:
+            y = F.adaptive_avg_pool2d(y, grid)
+    return y.reshape(y.shape[0], -1).double().numpy()
+
+
+def _centered(x: np.ndarray) -> np.ndarray:
+    return x - x.mean(0, keepdims=True)
+
+
+def _subsample(n: int, max_n: int, seed: int) -> np.ndarray:
+    if n <= max_n:
+        return np.arange(n)
+    rng = np.random.default_rng(derived_seed(seed, "estimate-subsample"))
+    return np.sort(rng.choice(n, max_n, replace=False))
+
+
+def _upper(m: np.ndarray) -> np.ndarray:
+    return m[np.triu_indices(m.shape[0], 1)]
+
+
+# ------------------------------------------------------------- task-agnostic estimators
+@register
+class CKA(Estimator):
+    """Linear centered kernel alignment (Kornblith et al. 2019) on the test images:
+    ``‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F)`` of the centered representations, in [0, 1]."""
+
+    name = "cka"
+
+    def fit(self, reps: Splits, labels: Splits) -> CKA:
+        x, y = _centered(reps["test"]), _centered(labels["test"])
+        n, p, q = x.shape[0], x.shape[1], y.shape[1]
+        hsic = np.linalg.norm(y.T @ x) ** 2
+        den = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+        self.score_ = float(hsic / den) if den > 0 else 0.0
+        self.flops_ = 2 * n * (p * q + p * p + q * q)
+        return self
+
+
+@register
+class RSA(Estimator):
+    """Representational similarity analysis (Dwivedi & Roig 2019): Spearman correlation
+    of the two representations' dissimilarity matrices (1 − Pearson r between images)."""
+
+    name = "rsa"
+
+    def __init__(self, max_images: int = 1000, seed: int = 0) -> None:
+        self.max_images = max_images
+        self.seed = seed
+
+    def fit(self, reps: Splits, labels: Splits) -> RSA:
+        idx = _subsample(reps["test"].shape[0], self.max_images, self.seed)
+        x, y = reps["test"][idx], labels["test"][idx]
+        rx, ry = pdist(x, "correlation"), pdist(y, "correlation")
+        rho = spearmanr(rx, ry).statistic
+        self.score_ = float(rho) if math.isfinite(rho) else 0.0
+        n, m = x.shape[0], rx.shape[0]
+        # pairwise correlations (3 flops per pair·feature) + ranking both vectors
+        self.flops_ = int(3 * n * n * (x.shape[1] + y.shape[1]) / 2 + 2 * m * math.log2(max(m, 2)))
+        return self
+
+
+@register
+class DDS(Estimator):
+    """Duality diagram similarity (Dwivedi et al. 2020), its best variant: z-scored
+    features, a Laplacian kernel between images, Pearson correlation of the two kernels."""
+
+    name = "dds"
+
+    def __init__(self, max_images: int = 1000, seed: int = 0) -> None:
+        self.max_images = max_images
+        self.seed = seed
+
+    @staticmethod
+    def _kernel(x: np.ndarray) -> np.ndarray:
+        sd = x.std(0)
+        z = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+        return np.exp(-pdist(z, "cityblock") / x.shape[1])  # gamma = 1/p (sklearn's default)
+
+    def fit(self, reps: Splits, labels: Splits) -> DDS:
+        idx = _subsample(reps["test"].shape[0], self.max_images, self.seed)
+        x, y = reps["test"][idx], labels["test"][idx]
+        kx, ky = self._kernel(x), self._kernel(y)
+        r = pearsonr(kx, ky).statistic if kx.std() > 0 and ky.std() > 0 else 0.0
+        self.score_ = float(r) if math.isfinite(r) else 0.0
+        n = x.shape[0]
+        self.flops_ = int(3 * n * n * (x.shape[1] + y.shape[1]) / 2 + 6 * kx.shape[0])
+        return self
+
+
+# ------------------------------------------------------------- target-aware estimators
+@register
+class Ridge(Estimator):
+    """Closed-form ridge probe: fit on the small split, test R² (pooled over the label's
+    columns) on the test split. Features are standardized with the small split's
+    statistics; the penalty is ``alpha · trace(XᵀX)/p`` so it does not depend on scale.
+    ``alpha`` is picked from ``alphas`` by the squared error on the last ``val_fraction``
+    of the small split's rows (its last scenes: rows follow the bank's view order), as the
+    transfers pick their best step on held-out scenes of it; then refit on the whole split.
+    ``losses_``: each test image's squared error, which lets the run rank a target's
+    source sets with the same AHP tournament as the measured affinities."""
+
+    name = "ridge"
+    target_aware = True
+
+    def __init__(
+        self, alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0), val_fraction: float = 0.15
+    ) -> None:
+        self.alphas = alphas
+        self.val_fraction = val_fraction
+
+    @staticmethod
+    def _solutions(
+        xs: np.ndarray, ys: np.ndarray, alphas: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """(mean, sd, ȳ, one (p, k) coefficient matrix per alpha) from one eigensolve."""
+        mu, sd = xs.mean(0), xs.std(0)
+        sd = np.where(sd > 0, sd, 1.0)
+        x = (xs - mu) / sd
+        ym = ys.mean(0)
+        s, v = np.linalg.eigh(x.T @ x)  # XᵀX = V diag(s) Vᵀ
+        s = np.clip(s, 0.0, None)
+        proj = v.T @ (x.T @ (ys - ym))  # (p, k)
+        scale = float(s.sum()) / x.shape[1]  # trace(XᵀX)/p
+        coefs = [v @ (proj / (s + a * scale)[:, None]) for a in alphas]
+        return mu, sd, ym, coefs
+
+    def fit(self, reps: Splits, labels: Splits) -> Ridge:
+        xs, ys = reps["small"], labels["small"]
+        n, p = xs.shape
+        k = ys.shape[1]
+        alphas = list(self.alphas)
+        n_val = round(self.val_fraction * n) if len(alphas) > 1 else 0
+        if n_val > 0:
+            mu, sd, ym, coefs = self._solutions(xs[: n - n_val], ys[: n - n_val], alphas)
+            xv = (xs[n - n_val :] - mu) / sd
+            errs = [float(((ys[n - n_val :] - xv @ c - ym) ** 2).sum()) for c in coefs]
+            self.alpha_ = alphas[int(np.argmin(errs))]
+        else:
+            self.alpha_ = alphas[0]
+        mu, sd, ym, (coef,) = self._solutions(xs, ys, [self.alpha_])
+        self.coef_, self.intercept_ = coef, ym  # the standardized features are centered
+        xt = (reps["test"] - mu) / sd
+        pred = xt @ coef + ym
+        yt = labels["test"]
+        sst = float(((yt - yt.mean(0)) ** 2).sum())
+        self.losses_ = ((yt - pred) ** 2).sum(1)  # per test image: AHP can rank sets by it
+        self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
+        nt = xt.shape[0]
+        # per solve: Gram, eigensolve (~9p³), projections; the selection solves twice
+        solve = 2 * n * p * p + 9 * p**3 + 2 * n * p * k + 2 * p * p * k * (1 + len(alphas))
+        self.flops_ = int((2 if n_val else 1) * solve + 2 * (n_val + nt) * p * k * len(alphas)
+                          + 4 * (n + nt) * p)  # fmt: skip
+        return self
+
+
+@register
+class LogME(Estimator):
+    """LogME (You et al. 2021): the log marginal likelihood (evidence) per sample of a
+    Bayesian linear model from the representation to each label column, its prior and noise
+    precisions (``alpha_``, ``beta_``) set by the evidence's fixed point; mean over columns.
+    Computed on the small split (the transfers' training data), as the method prescribes."""
+
+    name = "logme"
+    target_aware = True
+
+    def __init__(self, max_iter: int = 50, tol: float = 1e-3) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, reps: Splits, labels: Splits) -> LogME:
+        f, y = reps["small"], labels["small"]
+        n, d = f.shape
+        k = y.shape[1]
+        s, v = np.linalg.eigh(f.T @ f)  # FᵀF = V diag(s) Vᵀ
+        s = np.clip(s, 0.0, None)
+        proj = v.T @ (f.T @ y)  # (d, k)
+        alpha, beta = np.ones(k), np.ones(k)
+        it = 0
+        while it < self.max_iter:
+            it += 1
+            den = alpha[None, :] + beta[None, :] * s[:, None]  # (d, k)
+            gamma = (beta[None, :] * s[:, None] / den).sum(0)
+            m = v @ (proj * beta[None, :] / den)  # posterior means (d, k)
+            alpha_de = (m * m).sum(0)
+            beta_de = ((y - f @ m) ** 2).sum(0)
+            new_alpha = gamma / np.maximum(alpha_de, 1e-12)
+            new_beta = (n - gamma) / np.maximum(beta_de, 1e-12)
+            done = np.all(np.abs(new_alpha / new_beta - alpha / beta) <= self.tol * alpha / beta)
+            alpha, beta = new_alpha, new_beta
+            if done:
+                break
+        den = alpha[None, :] + beta[None, :] * s[:, None]
+        m = v @ (proj * beta[None, :] / den)
+        alpha_de = (m * m).sum(0)
+        beta_de = ((y - f @ m) ** 2).sum(0)
+        evidence = (
+            d / 2 * np.log(alpha) + n / 2 * np.log(beta) - 0.5 * np.log(den).sum(0)
+            - beta / 2 * beta_de - alpha / 2 * alpha_de - n / 2 * np.log(2 * np.pi)
+        )  # fmt: skip
+        self.alpha_, self.beta_, self.n_iter_ = alpha, beta, it
+        self.coef_ = m  # (d, k) posterior means at those precisions
+        self.evidence_ = evidence / n  # per sample, per column
+        self.score_ = float(self.evidence_.mean())
+        self.flops_ = int(2 * n * d * d + 9 * d**3 + 2 * n * d * k + 2 * d * d * k
+                          + it * (2 * d * d * k + 2 * n * d * k + 6 * d * k))  # fmt: skip
+        return self
+
+
+@register
+class LogMEProbe(LogME):
+    """LogME's Bayesian linear model used as a probe: its posterior-mean weights (the
+    ridge solution at the evidence-optimal penalty ``alpha_/beta_`` per label column, from
+    the small split alone) predict the test split; ``losses_`` are each test image's squared
+    error (ranked with AHP by the run), ``score_`` the test R² pooled over columns. Like
+    ``ridge`` with the penalty set by the evidence instead of held-out rows."""
+
+    name = "logme_probe"
+
+    def fit(self, reps: Splits, labels: Splits) -> LogMEProbe:
+        super().fit(reps, labels)
+        yt = labels["test"]
+        pred = reps["test"] @ self.coef_
+        self.losses_ = ((yt - pred) ** 2).sum(1)
+        sst = float(((yt - yt.mean(0)) ** 2).sum())
+        self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
+        nt, d = reps["test"].shape
+        self.flops_ += 2 * nt * d * yt.shape[1] + 3 * nt * yt.shape[1]
+        return self
