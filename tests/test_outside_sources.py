@@ -22,6 +22,7 @@ from taskonomy.affinity.table import Transfer, read_table
 from taskonomy.cli import app
 from taskonomy.errors import TaskonomyError
 from taskonomy.pipeline.config import load_config
+from taskonomy.pipeline.estimate import estimate_run
 from taskonomy.pipeline.executors import InProcessExecutor
 from taskonomy.pipeline.run import run_pipeline
 from taskonomy.taxonomy.bip import TaxonomyBIP
@@ -297,3 +298,11 @@ def test_tiny_run_with_outside_sources_resumes_and_reencodes_a_changed_file(
     assert res.exit_code == 0, res.output
     page = (out / "report" / "index.html").read_text()
     assert "source-only (never trained, free in the BIP): <code>ext:cnn</code>" in page
+
+    # estimated like any source: the cheap estimators read the outside encode caches too
+    est = estimate_run(out, ["cka", "ridge"], max_order=1, replicates=20)
+    for name in ("cka", "ridge"):
+        table = est.tables[name]
+        for src in ("ext:cnn", "ext:tok"):
+            assert all(table.value([src], t) is not None for t in targets), (name, src)
+    assert set(est.calibration) == {"cka", "ridge"}
