@@ -134,6 +134,7 @@ def architecture(model: ModelConfig) -> Architecture:
         width=model.width,
         bottleneck_channels=model.bottleneck_channels,
         decoder_width=model.decoder_width,
+        output_stride=model.output_stride,
     )
 
 
