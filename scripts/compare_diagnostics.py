@@ -43,10 +43,9 @@ def measures(
     spreads = [t["spread"] for t in targets if t.get("spread") is not None]
     own = [t for t in targets if "own_network_best" in t]
     fam = diag.get("family", {})
-    wins_g = [r["win_vs_guess"] for r in diag.get("sanity", []) if r.get("win_vs_guess") is not None]
-    wins_r = [
-        r["win_vs_random"] for r in diag.get("sanity", []) if r.get("win_vs_random") is not None
-    ]
+    sanity = diag.get("sanity", [])
+    wins_g = [r["win_vs_guess"] for r in sanity if r.get("win_vs_guess") is not None]
+    wins_r = [r["win_vs_random"] for r in sanity if r.get("win_vs_random") is not None]
     gains = [
         1 - r["test_loss"] / r["guess_test_loss"]
         for r in train_results

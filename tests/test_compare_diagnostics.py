@@ -56,11 +56,12 @@ def test_table_from_a_run_dir(tmp_path: Path) -> None:
         job = run / "jobs" / "train" / f"k{i}"
         job.mkdir(parents=True)
         result = {"test_loss": 0.5, "guess_test_loss": 1.0}
-        (job / "job.json").write_text(json.dumps({"kind": "train", "wall_s": wall, "result": result}))
+        record = {"kind": "train", "wall_s": wall, "result": result}
+        (job / "job.json").write_text(json.dumps(record))
     mod = _script()
     row = mod.read_run(run)
     assert row["run"] == "rep-x" and row["job_seconds"] == 6 and row["gain_median"] == 0.5
     lines = mod.markdown_table([row]).splitlines()
     assert len(lines) == 3 and lines[2].startswith("| rep-x | 2/3 | 0.300 |")
-    with pytest.raises(SystemExit, match="no tables/diagnostics.json"):
+    with pytest.raises(SystemExit, match=r"no tables/diagnostics\.json"):
         mod.read_run(tmp_path / "missing")

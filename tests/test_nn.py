@@ -280,7 +280,7 @@ def test_output_stride_8_task_model_and_transfer_shapes() -> None:
 
 
 def test_bad_output_stride() -> None:
-    with pytest.raises(TaskonomyError, match="output stride: got 4.*8 or 16"):
+    with pytest.raises(TaskonomyError, match=r"output stride: got 4.*8 or 16"):
         build_encoder("small_resnet", image_size=32, output_stride=4)
     with pytest.raises(TaskonomyError, match="resnet50 output stride: got 8"):
         build_encoder("resnet50", image_size=256, output_stride=8)
