@@ -232,3 +232,15 @@ def test_task_network_and_stacked_transfers_on_cuda_match_the_cpu(
                            device=torch.device("cuda"), precision=precision)  # fmt: skip
     assert on_gpu.stacked  # auto stacks every head kind on a GPU
     assert torch.allclose(on_gpu.losses, on_cpu.losses, rtol=tol, atol=tol)
+
+
+def test_output_stride_enters_the_keys_only_when_not_16(tiny_config: dict[str, Any]) -> None:
+    base = _keys(load_config(overrides=tiny_config))
+    model = dict(tiny_config.get("model", {}))
+    same = load_config(overrides={**tiny_config, "model": {**model, "output_stride": 16}})
+    assert _keys(same) == base  # runs made before the key existed keep their jobs
+    eight = _keys(load_config(overrides={**tiny_config, "model": {**model, "output_stride": 8}}))
+    assert eight["data"] == base["data"]
+    assert all(eight[k] != base[k] for k in base if k != "data")
+    with pytest.raises(TaskonomyError, match="output_stride 8 needs encoder small_resnet"):
+        load_config(overrides={**tiny_config, "model": {"encoder": "resnet50", "output_stride": 8}})

@@ -253,3 +253,36 @@ def test_a_fresh_head_starts_at_the_guess(task: str) -> None:
 def test_widths_that_are_not_powers_of_two_build(width: int) -> None:
     model = TaskModel("normal", image_size=S, encoder_width=width, decoder_width=width)
     assert model(_batch("normal"))[0].shape == (3, S, S)
+
+
+@pytest.mark.parametrize("name", ["small_resnet", "pixels"])
+def test_output_stride_8_doubles_the_grid(name: str) -> None:
+    torch.manual_seed(0)
+    enc = build_encoder(name, image_size=32, width=8, output_stride=8).eval()
+    with torch.no_grad():
+        rep = enc(torch.rand(1, 3, 32, 32))
+    assert rep.shape == (1, 8, 4, 4) == (1, *representation_shape(32, output_stride=8))
+    # the same layers as stride 16 (one stride-2 layer keeps stride 1): same parameter count
+    torch.manual_seed(0)
+    s16 = build_encoder(name, image_size=32, width=8)
+    assert sum(p.numel() for p in enc.parameters()) == sum(p.numel() for p in s16.parameters())
+
+
+def test_output_stride_8_task_model_and_transfer_shapes() -> None:
+    torch.manual_seed(0)
+    m = TaskModel("normal", image_size=S, sizes=SIZES, encoder_width=8, decoder_width=16,
+                  output_stride=8)  # fmt: skip
+    b = _batch("normal")
+    rep = m.encode(b)
+    assert rep.shape == (4, 8, 4, 4) and m(b).shape == (4, 3, S, S)
+    ro = build_transfer("normal", 1, S, SIZES, 8, decoder_width=16, output_stride=8)
+    assert ro(rep).shape == (4, 3, S, S)
+
+
+def test_bad_output_stride() -> None:
+    with pytest.raises(TaskonomyError, match=r"output stride: got 4.*8 or 16"):
+        build_encoder("small_resnet", image_size=32, output_stride=4)
+    with pytest.raises(TaskonomyError, match="resnet50 output stride: got 8"):
+        build_encoder("resnet50", image_size=256, output_stride=8)
+    with pytest.raises(TaskonomyError, match="multiple of 8"):
+        representation_shape(20, output_stride=8)

@@ -1,7 +1,10 @@
-"""Encoders: image (B, 3, H, W) → representation (B, C_rep, H/16, W/16).
+"""Encoders: image (B, 3, H, W) → representation (B, C_rep, H/s, W/s), s the output stride.
 
-Every encoder of the shared family has output stride 16 and ends in a 1×1 convolution to
-a small bottleneck (8 channels by default), as the paper's 16×16×8 representation at 256².
+Every encoder of the shared family has output stride 16 by default and ends in a 1×1
+convolution to a small bottleneck (8 channels by default), as the paper's 16×16×8
+representation at 256². ``small_resnet`` and ``pixels`` also take output stride 8 (their
+last stride-2 layer keeps stride 1): at 32² a stride of 16 leaves a 2×2 grid, too coarse
+for dense tasks to learn from (docs/representation.md).
 
 Kinds (``ENCODERS`` registry, ``build_encoder(name, ...)``):
 
@@ -33,7 +36,8 @@ from torch import Tensor, nn
 from taskonomy.errors import input_error
 from taskonomy.registry import Registry
 
-OUTPUT_STRIDE = 16
+OUTPUT_STRIDE = 16  # the default, as the paper's 16×16 grid at 256²
+OUTPUT_STRIDES = (8, 16)
 
 EncoderFactory = Callable[..., nn.Module]
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")
@@ -65,16 +69,25 @@ class BasicBlock(nn.Module):
 
 
 class SmallResNet(nn.Module):
-    """Stem (stride 2) + three stages of one :class:`BasicBlock` each (stride 2): stride 16."""
+    """Stem (stride 2) + three stages of one :class:`BasicBlock` each (stride 2): stride 16
+    (``output_stride=8``: the last stage keeps stride 1)."""
 
-    def __init__(self, in_channels: int = 3, bottleneck_channels: int = 8, width: int = 16) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        bottleneck_channels: int = 8,
+        width: int = 16,
+        output_stride: int = OUTPUT_STRIDE,
+    ) -> None:
         super().__init__()
+        _check_stride(output_stride)
         w = width
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, 2, 1, bias=False), _gn(w), nn.ReLU(inplace=True)
         )
+        last = 2 if output_stride == 16 else 1
         self.stages = nn.Sequential(
-            BasicBlock(w, w, 2), BasicBlock(w, 2 * w, 2), BasicBlock(2 * w, 4 * w, 2)
+            BasicBlock(w, w, 2), BasicBlock(w, 2 * w, 2), BasicBlock(2 * w, 4 * w, last)
         )
         self.bottleneck = nn.Conv2d(4 * w, bottleneck_channels, 1)
         self.out_channels = bottleneck_channels
@@ -138,20 +151,34 @@ class ResNet50(nn.Module):
 
 
 class PixelsNet(nn.Module):
-    """Plain conv stack (4 × stride-2 conv + ReLU) for the small-data scratch baseline."""
+    """Plain conv stack (4 × stride-2 conv + ReLU) for the small-data scratch baseline
+    (``output_stride=8``: the last conv keeps stride 1)."""
 
-    def __init__(self, in_channels: int = 3, bottleneck_channels: int = 8, width: int = 16) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        bottleneck_channels: int = 8,
+        width: int = 16,
+        output_stride: int = OUTPUT_STRIDE,
+    ) -> None:
         super().__init__()
+        _check_stride(output_stride)
         chans = [in_channels, width, width, 2 * width, 2 * width]
+        strides = [2, 2, 2, 2 if output_stride == 16 else 1]
         layers: list[nn.Module] = []
-        for a, b in itertools.pairwise(chans):
-            layers += [nn.Conv2d(a, b, 3, 2, 1), nn.ReLU(inplace=True)]
+        for (a, b), stride in zip(itertools.pairwise(chans), strides, strict=True):
+            layers += [nn.Conv2d(a, b, 3, stride, 1), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
         self.bottleneck = nn.Conv2d(chans[-1], bottleneck_channels, 1)
         self.out_channels = bottleneck_channels
 
     def forward(self, x: Tensor) -> Tensor:
         return self.bottleneck(self.body(x))  # (B, C_rep, H/16, W/16)
+
+
+def _check_stride(output_stride: int) -> None:
+    if output_stride not in OUTPUT_STRIDES:
+        raise input_error("encoder output stride", output_stride, "8 or 16")
 
 
 ENCODERS.register("small_resnet", SmallResNet)
@@ -186,14 +213,15 @@ class MultiViewEncoder(nn.Module):
         return rep.reshape(b, k * rep.shape[1], *rep.shape[2:])  # (B, k·C_rep, h, w)
 
 
-def check_image_size(image_size: int) -> None:
-    """Refuse sizes the stride-16 family cannot map to a whole grid."""
-    if image_size < OUTPUT_STRIDE or image_size % OUTPUT_STRIDE:
+def check_image_size(image_size: int, output_stride: int = OUTPUT_STRIDE) -> None:
+    """Refuse sizes the family cannot map to a whole grid at ``output_stride``."""
+    _check_stride(output_stride)
+    if image_size < output_stride or image_size % output_stride:
         raise input_error(
             "image size",
             image_size,
-            f"a positive multiple of {OUTPUT_STRIDE}",
-            "Encoders have output stride 16; use e.g. 32, 64, 128 or 256.",
+            f"a positive multiple of {output_stride}",
+            f"Encoders have output stride {output_stride}; use e.g. 32, 64, 128 or 256.",
         )
 
 
@@ -203,25 +231,33 @@ def build_encoder(
     image_size: int = 64,
     bottleneck_channels: int = 8,
     width: int = 16,
+    output_stride: int = OUTPUT_STRIDE,
 ) -> nn.Module:
-    """Build an encoder (B, in_channels, S, S) → (B, bottleneck_channels, S/16, S/16).
+    """Build an encoder (B, in_channels, S, S) → (B, bottleneck_channels, S/s, S/s), s the
+    ``output_stride`` (16 or 8; ResNet-50: 16 only).
 
     ``width`` sets the base width of ``small_resnet`` and ``pixels`` (ResNet-50 is fixed).
     Weights come from torch's global RNG: seed with ``torch.manual_seed`` first.
     """
     factory = ENCODERS.get(name)
-    check_image_size(image_size)
+    check_image_size(image_size, output_stride)
     if name == "resnet50":
+        if output_stride != OUTPUT_STRIDE:
+            raise input_error("resnet50 output stride", output_stride, f"{OUTPUT_STRIDE}")
         return factory(in_channels=in_channels, bottleneck_channels=bottleneck_channels)
-    return factory(in_channels=in_channels, bottleneck_channels=bottleneck_channels, width=width)
+    return factory(in_channels=in_channels, bottleneck_channels=bottleneck_channels,
+                   width=width, output_stride=output_stride)  # fmt: skip
 
 
 def representation_shape(
-    image_size: int, bottleneck_channels: int = 8, views: int = 1
+    image_size: int,
+    bottleneck_channels: int = 8,
+    views: int = 1,
+    output_stride: int = OUTPUT_STRIDE,
 ) -> tuple[int, int, int]:
     """(C_rep, h, w) an encoder of the family produces at ``image_size``² (no forward pass)."""
-    check_image_size(image_size)
-    side = image_size // OUTPUT_STRIDE
+    check_image_size(image_size, output_stride)
+    side = image_size // output_stride
     return (views * bottleneck_channels, side, side)
 
 
@@ -240,13 +276,14 @@ def source_encoder(
     image_size: int = 64,
     bottleneck_channels: int = 8,
     width: int = 16,
+    output_stride: int = OUTPUT_STRIDE,
 ) -> nn.Module:
     """The encoder a source task uses: ``random`` → the family encoder, frozen at init;
     ``pixels`` → :class:`PixelsNet`; any other task → the family encoder (to be trained).
     Multi-view sources get a :class:`MultiViewEncoder` over ``views`` views.
     """
     kind = "pixels" if source == "pixels" else family
-    enc = build_encoder(kind, 3, image_size, bottleneck_channels, width)
+    enc = build_encoder(kind, 3, image_size, bottleneck_channels, width, output_stride)
     if views > 1:
         enc = MultiViewEncoder(enc, views)
     if source == "random":

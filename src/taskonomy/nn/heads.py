@@ -25,7 +25,13 @@ from torch import Tensor, nn
 
 from taskonomy.errors import input_error
 from taskonomy.nn.decoders import DECODERS, build_decoder
-from taskonomy.nn.encoders import ENCODERS, MultiViewEncoder, build_encoder, representation_shape
+from taskonomy.nn.encoders import (
+    ENCODERS,
+    OUTPUT_STRIDE,
+    MultiViewEncoder,
+    build_encoder,
+    representation_shape,
+)
 from taskonomy.nn.losses import LOSSES, PerImageLoss, build_loss
 from taskonomy.nn.metrics import METRICS, Metric
 from taskonomy.tasks import get_task
@@ -179,15 +185,20 @@ class TaskModel(nn.Module):
         encoder_width: int = 16,
         decoder_width: int = 32,
         loss_kwargs: Mapping[str, object] | None = None,
+        output_stride: int = OUTPUT_STRIDE,
     ) -> None:
         super().__init__()
         self.spec = _spec(task)
         _head_of(self.spec)  # fail early for head-less tasks
-        enc = build_encoder(encoder, 3, image_size, bottleneck_channels, encoder_width)
+        enc = build_encoder(
+            encoder, 3, image_size, bottleneck_channels, encoder_width, output_stride
+        )
         self.encoder: nn.Module = (
             MultiViewEncoder(enc, self.spec.views) if self.spec.views > 1 else enc
         )
-        c, h, w = representation_shape(image_size, bottleneck_channels, self.spec.views)
+        c, h, w = representation_shape(
+            image_size, bottleneck_channels, self.spec.views, output_stride
+        )
         self.head = TaskHead(self.spec, c, (h, w), image_size, sizes, decoder_width, loss_kwargs)
 
     def encode(self, batch: Mapping[str, Tensor]) -> Tensor:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from torch import Tensor, nn
 
 from taskonomy.errors import input_error
-from taskonomy.nn.encoders import representation_shape
+from taskonomy.nn.encoders import OUTPUT_STRIDE, representation_shape
 from taskonomy.nn.heads import TaskHead
 from taskonomy.tasks.spec import TaskSpec
 
@@ -96,13 +96,14 @@ def build_transfer(
     decoder_width: int = 32,
     width_per_order: int = WIDTH_PER_ORDER,
     loss_kwargs: Mapping[str, object] | None = None,
+    output_stride: int = OUTPUT_STRIDE,
 ) -> TransferReadout:
     """Readout + fresh target decoder for ``order`` concatenated source representations.
 
     ``source_channels`` is the total channel count of the concatenated representations
     (default ``order · bottleneck_channels``; multi-view sources contribute more).
     """
-    c, h, w = representation_shape(image_size, bottleneck_channels)
+    c, h, w = representation_shape(image_size, bottleneck_channels, 1, output_stride)
     in_channels = source_channels if source_channels is not None else order * c
     head = TaskHead(target, c, (h, w), image_size, sizes, decoder_width, loss_kwargs)
     return TransferReadout(in_channels, order, c, head, width_per_order)

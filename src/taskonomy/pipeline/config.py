@@ -78,6 +78,15 @@ class ModelConfig(_Strict):
     width: Int = Field(32, ge=4)  # small_resnet's base width (resnet50's is fixed)
     decoder_width: Int | None = Field(None, ge=4)  # the decoders' widest layer; None: width
     bottleneck_channels: Int = Field(8, ge=1)
+    # The representation grid is size / output_stride: 16 as the paper (16×16 at 256²);
+    # 8 for small images, where 16 leaves a 2×2 grid (docs/representation.md).
+    output_stride: Literal[8, 16] = 16
+
+    @model_validator(mode="after")
+    def _check_stride(self) -> ModelConfig:
+        if self.encoder == "resnet50" and self.output_stride != 16:
+            raise ValueError("output_stride 8 needs encoder small_resnet (resnet50 has 16)")
+        return self
 
 
 class TrainConfig(_Strict):

@@ -197,7 +197,7 @@ class _RunReader:
         """Seconds (from the jobs' records) and FLOPs (counted) of the measured transfers."""
         arch = architecture(self.cfg.model)
         size = self.bank.size[0]
-        c, h, w = representation_shape(size, arch.bottleneck_channels)
+        c, h, w = representation_shape(size, arch.bottleneck_channels, 1, arch.output_stride)
         sizes = sizes_of(self.bank)
         tc = self.cfg.transfer
         out: dict[str, Compute] = {}
@@ -215,7 +215,8 @@ class _RunReader:
                 with torch.device("meta"):
                     ro = build_transfer(target, order, size, sizes, arch.bottleneck_channels,
                                         source_channels=order * c * per_view,
-                                        decoder_width=arch.decoder_channels)  # fmt: skip
+                                        decoder_width=arch.decoder_channels,
+                                        output_stride=arch.output_stride)  # fmt: skip
                 macs = count_macs(ro, (1, order * c * per_view, h, w))
                 images = 3 * tc.steps * tc.batch_size + n_test
                 comp.add(float(result.get("compute_seconds", 0.0)), 2.0 * macs * images * len(sets))

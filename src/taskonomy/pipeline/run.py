@@ -110,7 +110,11 @@ class Plan:
             data["on_missing"] = d.on_missing
         self.data = Job("data", data, name="data", version=DATA_VERSION)
         th = self.threads = cfg.threads_per_job
-        common: dict[str, Any] = {"model": cfg.model.model_dump(), "seed": cfg.seed}
+        # output_stride in the key only when not 16: existing runs keep their job keys
+        model = cfg.model.model_dump(
+            exclude=None if cfg.model.output_stride != 16 else {"output_stride"}
+        )
+        common: dict[str, Any] = {"model": model, "seed": cfg.seed}
         if cfg.precision != "fp32":  # in the key only when used: fp32 keys stay as they were
             common["precision"] = cfg.precision
         # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.
@@ -244,7 +248,9 @@ def check_outside_sources(cfg: RunConfig) -> None:
 
     from taskonomy.nn.encoders import representation_shape
 
-    _, h, w = representation_shape(cfg.data.size, cfg.model.bottleneck_channels)
+    _, h, w = representation_shape(
+        cfg.data.size, cfg.model.bottleneck_channels, 1, cfg.model.output_stride
+    )
     for o in cfg.sources:
         enc = outside_encoder(o.name, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
         if cfg.data.source != "synthetic":  # an imported layout's image size is known later

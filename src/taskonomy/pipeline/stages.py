@@ -152,6 +152,7 @@ def architecture(model: ModelConfig) -> Architecture:
         width=model.width,
         bottleneck_channels=model.bottleneck_channels,
         decoder_width=model.decoder_width,
+        output_stride=model.output_stride,
     )
 
 
@@ -259,7 +260,9 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
                 f"outside source {p.source!r}: {o.weights} changed after the run was planned; "
                 "expected the file the run hashed. Rerun to encode the new file."
             )
-        _, h, w = representation_shape(bank.size[0], arch.bottleneck_channels)
+        _, h, w = representation_shape(
+            bank.size[0], arch.bottleneck_channels, 1, arch.output_stride
+        )
         enc = outside_encoder(p.source, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
     else:
         weights = None

@@ -37,6 +37,7 @@ class Architecture:
     width: int = 32  # small_resnet's base width
     bottleneck_channels: int = 8
     decoder_width: int | None = None  # the decoders' widest layer; None: ``width``
+    output_stride: int = 16  # the representation grid is the image size / this
 
     @property
     def decoder_channels(self) -> int:
@@ -82,6 +83,7 @@ def task_model(task: str, bank: Bank, arch: Architecture, encoder: str | None = 
         encoder_width=arch.width,
         decoder_width=arch.decoder_channels,
         loss_kwargs=loss_kwargs(task, bank),
+        output_stride=arch.output_stride,
     )
 
 

@@ -43,14 +43,16 @@ def frozen_encoder(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derived_seed(seed, "encoder-init", source))
             return source_encoder(
-                "random", arch.encoder, 1, image_size, arch.bottleneck_channels, arch.width
-            )
+                "random", arch.encoder, 1, image_size, arch.bottleneck_channels, arch.width,
+                arch.output_stride,
+            )  # fmt: skip
     if weights is None:
         raise ValueError(f"frozen_encoder: source {source!r} needs its network's weights")
     # Only the encoder: building the whole task model would also compute its loss options
     # (class weights read from every large-split label) just to load and drop them.
     # A multi-view task's tower encodes one view; transfers concatenate views themselves.
-    enc = source_encoder(source, arch.encoder, 1, image_size, arch.bottleneck_channels, arch.width)
+    enc = source_encoder(source, arch.encoder, 1, image_size, arch.bottleneck_channels,
+                         arch.width, arch.output_stride)  # fmt: skip
     prefix = "encoder.encoder." if get_task(source).views > 1 else "encoder."  # TaskModel keys
     state = load_file(str(weights))
     enc.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})

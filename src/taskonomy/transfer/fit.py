@@ -77,7 +77,7 @@ def build_readouts(
             ro = build_transfer(
                 target, len(srcs), bank.size[0], sizes_of(bank), arch.bottleneck_channels,
                 source_channels=width, decoder_width=arch.decoder_channels,
-                loss_kwargs=kwargs,
+                loss_kwargs=kwargs, output_stride=arch.output_stride,
             )  # fmt: skip
         if guess is not None:
             ro.start_from_guess(guess)
