@@ -23,7 +23,7 @@ from taskonomy.errors import TaskonomyError
 from taskonomy.pipeline.config import load_config
 from taskonomy.pipeline.executors import InProcessExecutor
 from taskonomy.pipeline.run import run_pipeline
-from taskonomy.tasks import get_task
+from taskonomy.tasks import get_task, list_tasks
 
 
 def _write(tmp_path: Path, cfg: dict[str, Any], name: str = "tiny.yaml") -> Path:
@@ -39,6 +39,13 @@ def test_config_overrides_only_what_it_names(tmp_path: Path) -> None:
     assert cfg.train.lr == quick.train.lr and cfg.tasks == quick.tasks
     assert load_config(preset="standard").model.encoder == "small_resnet"
     assert load_config(preset="paper").model.encoder == "resnet50"
+
+
+@pytest.mark.parametrize("preset", ["laptop", "standard"])
+def test_full_dictionary_presets_list_every_registered_task(preset: str) -> None:
+    # A task added to the registry must not be silently missing from the full presets.
+    cfg = load_config(preset=preset)
+    assert set(cfg.tasks) == set(list_tasks())  # targets, source-only tasks and random
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ EXIT_SIGTERM = 128 + signal.SIGTERM  # 143, as a shell reports a process ended b
 
 def run(
     preset: str | None = typer.Option(
-        None, "--preset", help="quick (default without --config), standard or paper."
+        None, "--preset", help="quick (default without --config), laptop, standard or paper."
     ),
     config: Path | None = typer.Option(
         None, "--config", help="YAML overriding a preset (it may name `preset: …`)."

@@ -33,7 +33,7 @@ from pydantic import (
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.tasks import OUTSIDE_PREFIX, TASKS, canonical_name, get_task, is_outside
 
-PRESETS = ("quick", "standard", "paper")
+PRESETS = ("quick", "laptop", "standard", "paper")
 
 
 class _Strict(BaseModel):
