@@ -11,6 +11,10 @@ import typer
 from taskonomy.cli._common import interruptible, user_errors
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2g}" if b > 0 else "–"
+
+
 def estimate(
     run_dir: Path = typer.Argument(
         ..., help="Run directory written by `taskonomy run` (its encode stage finished)."
@@ -52,10 +56,6 @@ def estimate(
         pooled = next(r for r in rows if r.target == POOLED)
         sec = sum(c.seconds for c in result.compute[name].values())
         flops = sum(c.flops for c in result.compute[name].values())
-
-        def ratio(a: float, b: float) -> str:
-            return f"{a / b:.2g}" if b > 0 else "–"
-
         ci = (
             f"[{pooled.ci_low:.2f}, {pooled.ci_high:.2f}]"
             if math.isfinite(pooled.ci_low)
@@ -63,8 +63,8 @@ def estimate(
         )
         typer.echo(
             f"  {name:<6} {pooled.spearman:+.2f} {ci}  n={pooled.n}  "
-            f"{sec:.2f} s ({ratio(sec, total_s)} of the transfers'), "
-            f"{flops:.3g} FLOPs ({ratio(flops, total_f)})"
+            f"{sec:.2f} s ({_ratio(sec, total_s)} of the transfers'), "
+            f"{flops:.3g} FLOPs ({_ratio(flops, total_f)})"
         )
 
 

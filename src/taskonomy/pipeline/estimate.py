@@ -50,7 +50,7 @@ from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError, input_error
 from taskonomy.evaluate.calibration import POOLED, Calibration, calibrate
 from taskonomy.io import atomic_write_text
-from taskonomy.nn.encoders import count_macs, representation_shape
+from taskonomy.nn.encoders import count_macs
 from taskonomy.nn.readout import build_transfer
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, load_config
@@ -197,7 +197,7 @@ class _RunReader:
         """Seconds (from the jobs' records) and FLOPs (counted) of the measured transfers."""
         arch = architecture(self.cfg.model)
         size = self.bank.size[0]
-        c, h, w = representation_shape(size, arch.bottleneck_channels, 1, arch.output_stride)
+        c, h, w = arch.representation_shape(size)
         sizes = sizes_of(self.bank)
         tc = self.cfg.transfer
         out: dict[str, Compute] = {}

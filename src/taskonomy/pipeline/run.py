@@ -30,7 +30,7 @@ from taskonomy.io import atomic_write_text
 from taskonomy.nn.decoders import is_dense
 from taskonomy.pipeline import (
     diagnose,
-    stages,  # noqa: F401  (registers the job kinds)
+    stages,  # also registers the job kinds
 )
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
@@ -246,11 +246,7 @@ def check_outside_sources(cfg: RunConfig) -> None:
         return
     import torch
 
-    from taskonomy.nn.encoders import representation_shape
-
-    _, h, w = representation_shape(
-        cfg.data.size, cfg.model.bottleneck_channels, 1, cfg.model.output_stride
-    )
+    _, h, w = stages.architecture(cfg.model).representation_shape(cfg.data.size)
     for o in cfg.sources:
         enc = outside_encoder(o.name, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
         if cfg.data.source != "synthetic":  # an imported layout's image size is known later

@@ -45,7 +45,6 @@ from torch import nn
 from taskonomy.data.bank import Bank
 from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
-from taskonomy.nn.encoders import representation_shape
 from taskonomy.nn.heads import TaskModel
 from taskonomy.pipeline import execution
 from taskonomy.pipeline.config import DataConfig, ModelConfig, TrainConfig, TransferConfig
@@ -260,9 +259,7 @@ def run_encode(job: Job, ctx: JobContext) -> dict[str, JSON]:
                 f"outside source {p.source!r}: {o.weights} changed after the run was planned; "
                 "expected the file the run hashed. Rerun to encode the new file."
             )
-        _, h, w = representation_shape(
-            bank.size[0], arch.bottleneck_channels, 1, arch.output_stride
-        )
+        _, h, w = arch.representation_shape(bank.size[0])
         enc = outside_encoder(p.source, o.architecture, o.weights, o.layer, o.mean, o.std, (h, w))
     else:
         weights = None

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from taskonomy.data.bank import Bank
+from taskonomy.nn.encoders import representation_shape
 from taskonomy.nn.heads import TaskModel
 from taskonomy.nn.losses import class_weights_from_counts
 from taskonomy.seeds import derived_seed
@@ -43,6 +44,11 @@ class Architecture:
     def decoder_channels(self) -> int:
         """``decoder_width``, or the encoder's ``width`` when unset."""
         return int(self.decoder_width or self.width)
+
+    def representation_shape(self, image_size: int) -> tuple[int, int, int]:
+        """(C_rep, h, w) of one view through this family's encoder at ``image_size``²: the
+        grid every source's representation (outside encoders' included) is brought to."""
+        return representation_shape(image_size, self.bottleneck_channels, 1, self.output_stride)
 
 
 @dataclass(frozen=True)
