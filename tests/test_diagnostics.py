@@ -114,3 +114,23 @@ def test_heatmap_marks_a_tied_row_no_signal() -> None:
     fig = affinity_heatmap(table)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["no signal (tied)"]
+
+
+def test_heatmap_blanks_targets_within_noise() -> None:
+    # A row with distinct values is drawn, unless the diagnostics call it within noise.
+    from taskonomy.report.figures import affinity_heatmap
+
+    tasks = ["depth_zbuffer", "normal"]
+    table = TransferTable(
+        {Transfer((s,), t): 0.1 + 0.1 * i for t in tasks for i, s in enumerate([*tasks, "self"])},
+        "affinity",
+    )
+    assert [t.get_text() for t in affinity_heatmap(table).axes[0].texts] == []
+    fig = affinity_heatmap(table, no_signal=["normal"])
+    (text,) = fig.axes[0].texts
+    assert text.get_text().startswith("within noise")
+    image = fig.axes[0].images[0].get_array()
+    rows = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert (
+        image.mask[rows.index("normal")].all() and not image.mask[rows.index("depth_zbuffer")].any()
+    )

@@ -92,3 +92,33 @@ def test_errors() -> None:
         TaxonomyStability(budget=1, n_replicates=0).fit(T1, [T1])
     with pytest.raises(TaskonomyError, match="replicates"):
         TaxonomyStability(budget=1).fit(T1, [])
+
+
+def test_ties_count_as_the_optimum() -> None:
+    # reshading's two transfers tie up to float rounding (as flagged rows do after AHP):
+    # the point table prefers normal by 1e-15, every replicate prefers random by 1e-15.
+    # Both need nothing beyond normal's training, so the policy is optimal in every replicate.
+    point = _t(0.6, 0.1, 0.2 + 1e-15, 0.2)
+    rep = _t(0.6, 0.1, 0.2, 0.2 + 1e-15)
+    st = TaxonomyStability(budget=1).fit(point, [rep, rep, rep])
+    assert st.policy_.choices["reshading"].sources == ("normal",)
+    assert all(p.choices["reshading"].sources == ("random",) for p in st.replicate_policies_)
+    assert st.exact_optimum_probability_ == 0.0
+    assert st.optimum_probability_ == 1.0 and st.ties_reported_ == [True] * 3
+    assert st.edge_frequency_[Transfer(("normal",), "reshading")] == 1.0
+    # a real difference (1e-3) is no tie
+    worse = _t(0.6, 0.1, 0.199, 0.2)
+    st = TaxonomyStability(budget=1).fit(point, [worse, rep])
+    assert st.optimum_probability_ == pytest.approx(1 / 2)
+    assert st.edge_frequency_[Transfer(("normal",), "reshading")] == pytest.approx(1 / 2)
+
+
+def test_a_tied_edge_that_needs_an_untrained_task_is_not_kept() -> None:
+    # Policy serves reshading by normal; the replicate trains reshading instead (better),
+    # so normal→reshading is not available there even if its affinity ties the choice.
+    pol = solve(T1, 1)
+    rep = _t(0.1, 0.9, 0.3, 0.2)
+    st = TaxonomyStability(budget=1).fit(T1, [rep], policy=pol)
+    assert st.replicate_policies_[0].scratch == ("reshading",)
+    assert st.optimum_probability_ == 0.0
+    assert st.edge_frequency_[Transfer(("normal",), "reshading")] == 0.0

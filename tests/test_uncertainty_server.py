@@ -26,7 +26,8 @@ def test_solve_api_carries_uncertainty(tiny_run: tuple[Path, Any]) -> None:
         unc = body["uncertainty"]
         stab = unc["stability"]
         assert stab["replicates"] == SERVER_STABILITY_REPLICATES
-        assert stab["optimum_probability"] == pytest.approx(
+        assert stab["optimum_probability"] == pytest.approx(optimum_share(stab))
+        assert stab["exact_optimum_probability"] == pytest.approx(
             optimum_share(stab, Policy.from_json(body))
         )
         assert set(stab["edge_frequency"]) == set(body["policy"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -123,17 +124,23 @@ def _label(tr: Transfer) -> str:
 def stability_record(stab: TaxonomyStability) -> dict[str, Any]:
     """The ``stability`` object of a taxonomy JSON (and of ``solve --json``).
 
-    ``replicate_optima`` lists every distinct replicate optimum with its count, so the
-    ``optimum_probability`` can be recomputed from the record itself.
+    ``replicate_optima`` lists every distinct replicate optimum with its ``count`` and
+    ``ties_reported`` (of those replicates, how many the reported policy also solves
+    optimally: a tie, see :mod:`taskonomy.taxonomy.stability`), so the
+    ``optimum_probability`` can be recomputed from the record itself
+    (:func:`optimum_share`); ``exact_optimum_probability`` ignores ties.
     """
     pol = stab.policy_
     edges = {e.target: f for e, f in stab.edge_frequency_.items()}
+    keys = [policy_key(p) for p in stab.replicate_policies_]
+    tied = Counter(k for k, t in zip(keys, stab.ties_reported_, strict=True) if t)
     optima = []
     for key, count in stab.policy_counts_.most_common():
         scratch, choices = key
         optima.append(
             {
                 "count": count,
+                "ties_reported": tied[key],
                 "scratch": list(scratch),
                 "policy": {t: {"kind": k, "sources": list(s)} for t, k, s in choices},
             }
@@ -141,6 +148,7 @@ def stability_record(stab: TaxonomyStability) -> dict[str, Any]:
     return {
         "replicates": stab.n_replicates_,
         "optimum_probability": stab.optimum_probability_,
+        "exact_optimum_probability": stab.exact_optimum_probability_,
         "scratch_frequency": dict(stab.scratch_frequency_),
         "other_scratch_frequency": dict(stab.other_scratch_frequency_),
         "edge_frequency": {
@@ -151,11 +159,16 @@ def stability_record(stab: TaxonomyStability) -> dict[str, Any]:
     }
 
 
-def optimum_share(record: Mapping[str, Any], policy: Policy) -> float:
-    """Share of ``record['replicate_optima']`` equal to ``policy`` (recomputes the probability)."""
-    key = policy_key(policy)
+def optimum_share(record: Mapping[str, Any], policy: Policy | None = None) -> float:
+    """The ``optimum_probability`` recomputed from ``record['replicate_optima']``: the share of
+    replicates the reported policy solves optimally. With ``policy``, only replicates whose
+    optimum *is* ``policy`` count (the exact probability)."""
+    key = None if policy is None else policy_key(policy)
     hit = 0
     for opt in record["replicate_optima"]:
+        if key is None:
+            hit += int(opt["ties_reported"])
+            continue
         choices = tuple(
             sorted((t, c["kind"], tuple(c["sources"])) for t, c in opt["policy"].items())
         )

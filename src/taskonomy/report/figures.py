@@ -204,7 +204,9 @@ def affinity_heatmap(
     ``normalize="row_max"`` (default) divides each row by its largest value so each
     target's best source reads 1 (see :func:`normalized_matrix`); ``"none"`` shows the
     raw values. Missing transfers are grey; rows whose values are all equal (tied: no
-    signal, see :func:`tied_rows`) and rows of ``no_signal`` are blanked and labelled.
+    signal, see :func:`tied_rows`) and rows of ``no_signal`` (targets whose best transfer is
+    not significantly better than ``random`` or the constant guess: their colours would only
+    show noise) are blanked and labelled.
     """
     if not isinstance(table, TransferTable):
         raise input_error("table", type(table).__name__, "a TransferTable")
@@ -221,7 +223,8 @@ def affinity_heatmap(
             "affinity_heatmap", f"{len(tg)} targets × {len(src)} sources", "a non-empty matrix"
         )
     m = normalized_matrix(raw, normalize, tg, src)  # (T, S)
-    blank = tied_rows(raw) | np.isin(np.asarray(tg, dtype=object), list(no_signal))  # (T,)
+    tied = tied_rows(raw)  # (T,)
+    blank = tied | np.isin(np.asarray(tg, dtype=object), list(no_signal))  # (T,)
     m[blank] = np.nan
 
     import matplotlib as mpl
@@ -239,7 +242,8 @@ def affinity_heatmap(
     _task_matrix_axes(ax, src, tg)
     for i in np.flatnonzero(blank):
         mid = (len(src) - 1) / 2
-        ax.text(mid, float(i), "no signal (tied)", ha="center", va="center", fontsize=8)
+        label = "no signal (tied)" if tied[i] else "within noise: no transfer beats random/guess"
+        ax.text(mid, float(i), label, ha="center", va="center", fontsize=8)
     ax.set_xlabel("source task (frozen encoder)")
     ax.set_ylabel("target task")
     kind = table.kind.replace("_", " ")

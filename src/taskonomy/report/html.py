@@ -388,13 +388,35 @@ def _write_matrix_csv(path: Path, m: np.ndarray, rows: list[str], cols: list[str
 def _section_affinities(inp: _Inputs, figs: _Figures) -> str:
     from taskonomy.report.figures import affinity_heatmap
 
-    fig = affinity_heatmap(inp.affinities, title="After AHP: first-order affinities")
+    noise = _within_noise(inp.run_dir)
+    fig = affinity_heatmap(
+        inp.affinities, title="After AHP: first-order affinities", no_signal=noise
+    )
+    said = (
+        f" Blanked rows ({html.escape(', '.join(noise))}): within noise, their best "
+        "transfer is not significantly better than <code>random</code> or the constant guess "
+        "(<code>tables/diagnostics.json</code>)."
+        if noise
+        else ""
+    )
     return figs.add(
         "affinities", fig, "heatmap of first-order AHP affinities",
         "First-order task affinities after AHP (the paper's Section 3.3), each row divided by "
         "the target's best transfer from another task, so every row's best source reads 1. "
-        "Grey: not measured.",
+        "Grey: not measured." + said,
     )  # fmt: skip
+
+
+def _within_noise(run_dir: Path | None) -> list[str]:
+    """Targets the run's diagnostics call within noise (none without a run directory)."""
+    path = RunFiles(run_dir).diagnostics_json if run_dir is not None else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        diag = json.loads(path.read_text(encoding="utf-8"))
+        return [str(t) for t in diag.get("targets_within_noise", [])]
+    except (ValueError, AttributeError):  # a damaged file: the diagnostics section says so
+        return []
 
 
 def _section_tree(inp: _Inputs, figs: _Figures) -> str:

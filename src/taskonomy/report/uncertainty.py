@@ -108,16 +108,21 @@ def section_uncertainty(run_dir: Path | None) -> str:
         rows.append([
             _fmt(f"{r['budget']:g}"),
             _fmt("unlimited" if r["max_order"] is None else r["max_order"]),
-            _fmt(stab["optimum_probability"]), _fmt(stab["replicates"]),
+            _fmt(stab["optimum_probability"]), _fmt(stab.get("exact_optimum_probability")),
+            _fmt(stab["replicates"]),
             escape(f"{weakest[0]} ← {weakest[1]['sources']} ({weakest[1]['frequency']:.2f})"),
             _fmt(g.get("percentile"), 1), _fmt(g.get("p_value")),
             _fmt(q.get("percentile"), 1), _fmt(q.get("p_value")),
         ])  # fmt: skip
-    head = ["budget", "max order", "P(optimum)", "replicates", "least stable edge",
-            "Gain percentile", "Gain p", "Quality percentile", "Quality p"]  # fmt: skip
+    head = ["budget", "max order", "P(optimum)", "P(same solve)", "replicates",
+            "least stable edge", "Gain percentile", "Gain p", "Quality percentile",
+            "Quality p"]  # fmt: skip
     parts.append(
-        "<p>Per taxonomy: the bootstrap probability that it is the optimum, its least stable "
-        "edge, and its mean Gain/Quality against random feasible policies of the same budget "
+        "<p>Per taxonomy: the bootstrap probability that it is the optimum (the replicates in "
+        "which its choices reach the re-solved optimum's objective: ties count, such as "
+        "transfers that all lose to the constant guess and tie at its ceiling), the share "
+        "whose re-solve returns this very policy, its least stable edge, and its mean "
+        "Gain/Quality against random feasible policies of the same budget "
         "(percentile; one-sided Monte-Carlo p-value).</p>" + _table(head, rows)
     )
     if files.significance_json.is_file():
