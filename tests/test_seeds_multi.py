@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from taskonomy.affinity.table import Transfer, TransferTable
@@ -58,6 +59,22 @@ def test_two_seeds_share_the_data_job(tmp_path: Path, tiny_config: dict[str, Any
     assert -1.0 <= agree["spearman_pooled"] <= 1.0
     assert set(agree["jaccard"]) == {"budget1_order1", "budget2_order1"}
     assert result.run_dir == tmp_path and (tmp_path / "taxonomies").is_dir()
+    # The top level's uncertainty comes from both seeds' losses: (S, N) rows, seeds resampled.
+    from taskonomy.evaluate.uncertainty import load_per_image_losses
+    from taskonomy.rundir import RunFiles
+
+    top = RunFiles(tmp_path)
+    stacked = load_per_image_losses(top.per_image_losses)
+    one = load_per_image_losses(RunFiles(tmp_path / "seeds" / "1").per_image_losses)
+    for target, rows in stacked.items():
+        for label, arr in rows.items():
+            assert arr.shape == (2, *one[target][label].shape)
+            np.testing.assert_array_equal(arr[1], one[target][label])
+    assert top.affinities_ci_csv.is_file() and top.significance_json.is_file()
+    for name in ("budget1_order1", "budget2_order1"):
+        record = json.loads(top.taxonomy_json(name).read_text())
+        if "error" not in record:
+            assert record["uncertainty"]["stability"]["replicates"] >= 1
     targets = {tr.target for tr in result.affinities}
     for t in targets:  # the planned mean table is renormalized per target
         total = sum(result.affinities[tr] for tr in result.affinities if tr.target == t)

@@ -14,7 +14,11 @@ minibatch order). The top level then gets:
 * ``tables/diagnostics.json``: the first seed's diagnostics plus ``seeds``: their agreement,
   the Spearman correlation of first-order affinities (pooled over all transfers, and the
   median over targets), averaged over seed pairs, and per taxonomy the Jaccard index of the
-  tasks trained from scratch, averaged over seed pairs.
+  tasks trained from scratch, averaged over seed pairs;
+* the uncertainty of the top-level taxonomies from every seed's per-image losses stacked
+  (``tables/per_image_losses.npz`` with ``(S, N)`` rows): the bootstrap resamples seeds and
+  test images (``tables/affinities_ci.csv``, each taxonomy's ``uncertainty`` and
+  ``significance``, ``tables/significance.json``).
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ import numpy as np
 from scipy import stats
 
 from taskonomy.affinity.table import Transfer, TransferTable
+from taskonomy.evaluate.uncertainty import load_per_image_losses, save_per_image_losses
 from taskonomy.io import atomic_write_text
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.config import RunConfig, dump_config
 from taskonomy.pipeline.executors import Executor, InProcessExecutor
 from taskonomy.pipeline.progress import Progress
-from taskonomy.rundir import SEEDS, TABLES, TAXONOMIES
+from taskonomy.pipeline.uncertainty import stack_seeds, uncertainty_of
+from taskonomy.rundir import SEEDS, TABLES, TAXONOMIES, RunFiles
 
 
 def mean_affinities(tables: Sequence[TransferTable]) -> TransferTable:
@@ -133,7 +139,15 @@ def run_seeds(
     tables = [r.affinities for r in results]
     planned = mean_affinities(tables) if cfg.taxonomy.plan_from == "mean" else first.affinities
     planned.write_csv(root.table_path("affinity"))
-    taxonomies = _taxonomies(root, Plan(cfg), planned, (first.wins_vs_pixels, first.wins_vs_self))
+    plan = Plan(cfg)
+    winrates = (first.wins_vs_pixels, first.wins_vs_self)
+    taxonomies = _taxonomies(root, plan, planned, winrates)
+    files = RunFiles(root.root)
+    per_seed = [load_per_image_losses(RunFiles(r.run_dir).per_image_losses) for r in results]
+    stacked = stack_seeds(per_seed)
+    save_per_image_losses(files.per_image_losses, stacked)
+    uncertainty_of(files, cfg, stacked, planned, winrates, taxonomies,
+                   {"targets": plan.targets, "sources": plan.sources})  # fmt: skip
     diag = json.loads(root.diagnostics_json.read_text(encoding="utf-8"))
     diag["seeds"] = {**seed_agreement(cfg.seeds, tables, [r.taxonomies for r in results]),
                      "plan_from": cfg.taxonomy.plan_from}  # fmt: skip

@@ -5,12 +5,15 @@ From the per-image test losses the run measured (persisted as
 (``tables/affinities_ci.csv``), per taxonomy the BIP re-solved on each replicate and the
 taxonomy against random feasible policies (an ``uncertainty`` and a ``significance`` object
 added to ``taxonomies/*.json``), and per target the best transfer against ``random`` and
-``pixels`` (``tables/significance.json``).
+``pixels`` (``tables/significance.json``). A run of several seeds
+(:mod:`taskonomy.pipeline.seeds`) does the same at its top level on every seed's losses
+stacked (:func:`stack_seeds`), resampling seeds as well as test images.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ import numpy as np
 from taskonomy.affinity.table import Transfer, TransferTable
 from taskonomy.errors import TaskonomyError
 from taskonomy.evaluate.uncertainty import (
+    PerImageLosses,
     baseline_tests,
     bootstrap,
     policy_significance,
@@ -54,9 +58,36 @@ def measure_uncertainty(
     ``solver_kw``: the BIP's targets/sources, so replicate optima solve the same problem.
     Returns the ``tables/significance.json`` object.
     """
-    uc = cfg.uncertainty
     losses = per_image_losses(with_pixels)
     save_per_image_losses(files.per_image_losses, losses)
+    return uncertainty_of(files, cfg, losses, affinities, winrates, taxonomies, solver_kw)
+
+
+def stack_seeds(per_seed: Sequence[PerImageLosses]) -> PerImageLosses:
+    """Per-seed loss files → ``target → {label → (S, N)}`` over the rows every seed has.
+
+    The seeds share one data job, so their test images are the same, in the same order.
+    """
+    out: PerImageLosses = {}
+    for target, rows in per_seed[0].items():
+        common = [lab for lab in rows if all(lab in p.get(target, {}) for p in per_seed)]
+        if common:
+            out[target] = {lab: np.stack([p[target][lab] for p in per_seed]) for lab in common}
+    return out
+
+
+def uncertainty_of(
+    files: RunFiles,
+    cfg: RunConfig,
+    losses: PerImageLosses,
+    affinities: TransferTable,
+    winrates: tuple[TransferTable, TransferTable],
+    taxonomies: dict[str, dict[str, Any]],
+    solver_kw: dict[str, Any],
+) -> dict[str, Any]:
+    """:func:`measure_uncertainty` from per-image losses already at hand: ``(N,)`` rows for
+    one seed, ``(S, N)`` for several (then seeds are resampled too: a two-level bootstrap)."""
+    uc = cfg.uncertainty
     if not uc.enabled:
         return {}
     boot = bootstrap(losses, uc.replicates, uc.level, seed=cfg.seed)
