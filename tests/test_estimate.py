@@ -173,3 +173,20 @@ def test_logme_probe_is_ridge_at_the_evidence_optimal_penalty() -> None:
     coef = np.linalg.solve(f.T @ f + lam * np.eye(4), f.T @ y)  # the posterior mean
     assert est.losses_ == pytest.approx(((yt - ft @ coef) ** 2).sum(1))
     assert est.score_ == pytest.approx(1 - est.losses_.sum() / ((yt - yt.mean()) ** 2).sum())
+
+
+def test_segment_pairs_are_numbering_free_and_checkable_by_hand() -> None:
+    from taskonomy.transfer.estimate import segment_pair_matrix
+
+    # 4×4 map, 2×2 grid: cells (0,0)=7, (0,1)=7, (1,0)=2 (3 of 4 pixels), (1,1)=9.
+    seg = torch.tensor([[7, 7, 7, 7], [7, 7, 7, 7], [2, 2, 9, 9], [2, 5, 9, 9]], dtype=torch.int64)[
+        None
+    ]
+    # pairs in triu order: (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    assert segment_pair_matrix(seg, grid=2).tolist() == [[1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+    relabelled = torch.tensor([0, 0, 3, 0, 0, 1, 0, 4, 0, 2])[seg]  # 7→4, 2→3, 9→2, 5→1
+    np.testing.assert_array_equal(
+        segment_pair_matrix(relabelled, grid=2), segment_pair_matrix(seg, grid=2)
+    )
+    with pytest.raises(TaskonomyError, match="segment map size"):
+        segment_pair_matrix(seg, grid=3)

@@ -66,6 +66,7 @@ from taskonomy.transfer.estimate import (
     flatten_reps,
     get_estimator,
     label_matrix,
+    segment_pair_matrix,
 )
 from taskonomy.transfer.orders import higher_order_sources, rank_sources
 
@@ -179,7 +180,10 @@ class _RunReader:
         out = {}
         for split in SPLITS:
             lab = load_labels(self.bank, target, split)
-            out[split] = label_matrix(lab[target], n_classes, lab.get(MASK))
+            if spec.head.decoder == "embedding":  # arbitrary segment ids: which cells share one
+                out[split] = segment_pair_matrix(lab[target])
+            else:
+                out[split] = label_matrix(lab[target], n_classes, lab.get(MASK))
         return out
 
     def transfer_jobs(self, measured: TransferTable) -> dict[str, list[Job]]:

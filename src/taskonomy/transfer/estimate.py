@@ -36,6 +36,7 @@ from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
 from torch.nn import functional as F
 
+from taskonomy.errors import input_error
 from taskonomy.registry import Registry
 from taskonomy.seeds import derived_seed
 
@@ -121,6 +122,26 @@ def label_matrix(
         else:
             y = F.adaptive_avg_pool2d(y, grid)
     return y.reshape(y.shape[0], -1).double().numpy()
+
+
+def segment_pair_matrix(label: Tensor, grid: int = GRID) -> np.ndarray:
+    """Segment-id maps (N, H, W) as (N, g²(g²−1)/2) float64 rows: per pair of grid cells,
+    whether their majority segments are the same.
+
+    Unsupervised segment ids are arbitrary per image (id 3 in one image has nothing to do
+    with id 3 in another), so one-hot columns would be noise; which cells share a segment
+    is what an embedding head learns (the pairwise metric loss), and it does not depend on
+    the numbering.
+    """
+    y = label.long()
+    n, h, w = y.shape
+    if h % grid or w % grid:
+        raise input_error("segment map size", (h, w), f"multiples of the estimate grid {grid}")
+    cells = y.reshape(n, grid, h // grid, grid, w // grid).permute(0, 1, 3, 2, 4)
+    modes = cells.reshape(n, grid * grid, -1).mode(dim=-1).values  # (N, g²)
+    same = (modes[:, :, None] == modes[:, None, :]).double().numpy()  # (N, g², g²)
+    i, j = np.triu_indices(grid * grid, k=1)
+    return same[:, i, j]
 
 
 def _centered(x: np.ndarray) -> np.ndarray:
