@@ -79,6 +79,19 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)  # diagnostics' plain warnings
 
 
+# Scheduling weight of one set of a dense transfer job trained one set at a time (CPU,
+# many-channel maps such as segment_semantic's logits) against a stacked one (1.0).
+UNSTACKED_DENSE_COST = 2.2
+
+
+def _stacked_on_cpu(cfg: RunConfig, target: str) -> bool:
+    """Whether ``target``'s transfer groups train stacked on a CPU (the cost hint only:
+    on a GPU every group is stacked, and hints never change a job's key or result)."""
+    from taskonomy.transfer.stacked import use_stacked  # torch: only when planning transfers
+
+    return use_stacked(cfg.transfer.stacked, target, cfg.data.size)
+
+
 class Plan:
     """The job graph of one config (built stage by stage: higher orders need results)."""
 
@@ -153,6 +166,11 @@ class Plan:
         params = {**self._common, "sources": sets, "target": target, "transfer": transfer}
         name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
         per_set = 1.0 if spec.head is not None and is_dense(spec.head.decoder) else 0.2  # pooled
+        if per_set == 1.0 and not _stacked_on_cpu(self.cfg, target):
+            # Per-pixel logits train one set at a time on a CPU: ~2.2x a stacked dense
+            # group's seconds (quick preset, stride 8: 36.9 s vs 15-20 s). Without it the
+            # heaviest transfer job started last and one worker idled ~20 s at the stage end.
+            per_set = UNSTACKED_DENSE_COST
         cost = per_set * len(sets) * self.cfg.transfer.steps
         return Job("transfer", params, deps, name, VERSION, cost=cost, threads=self.threads)
 
