@@ -96,6 +96,18 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
 
 
+class ActiveConfig(_Strict):
+    """Knobs of ``transfer.selection: active`` (:mod:`taskonomy.taxonomy.active`)."""
+
+    # A probe trains ``probe_fraction`` of ``transfer.steps`` (its own warm-up and decay).
+    probe_fraction: float = Field(0.125, gt=0, lt=1)
+    # Learning-curve bounds are widened by this share of the widest change seen.
+    margin: float = Field(0.5, ge=0)
+    # Round 1 fully trains each target's ``initial`` best transfers by probe affinity: the
+    # first learning curves of the target (at least one is needed for finite bounds).
+    initial: Int = Field(2, ge=1)
+
+
 class TransferConfig(_Strict):
     max_order: Int = Field(2, ge=1)
     # Train a target's transfers of one order as one grouped network (same arithmetic as one
@@ -109,6 +121,10 @@ class TransferConfig(_Strict):
     # After measuring: cheap affinity estimates from the cached representations and their
     # calibration (taskonomy estimate; docs/estimate.md). Not a transfer job param.
     estimate: bool = False
+    # "active": probe every transfer briefly and fully train only those that could change
+    # the ranking or a policy (docs/active.md). Not a transfer job param (nor `active`).
+    selection: Literal["all", "active"] = "all"
+    active: ActiveConfig = Field(default_factory=lambda: ActiveConfig())
 
 
 class TaxonomyConfig(_Strict):
