@@ -14,6 +14,7 @@ table the stopping rule checked, so the run's policies are the checked ones.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -102,16 +103,22 @@ def select_transfers(
             trs = [tr for tr in full_losses if tr.target == t]
             rows = np.vstack([*(full_losses[tr] for tr in trs), self_rows[t]])
             known[t] = ([*trs, Transfer(("self",), t)], rows)
+        t0 = time.perf_counter()
         check.fit(known, curves.bounds_, guesses)
+        check_seconds = time.perf_counter() - t0
         if check.missing_:  # new higher-order sets in the ranking: probe them, check again
             probe(check.missing_, f"transfers (probes, orders 2-{cfg.transfer.max_order})")
             continue
         rounds.append({"round": r, "trained": sum(v == r for v in round_of.values()),
-                       "flips": len(check.flips_), "completions": check.completions_})  # fmt: skip
+                       "flips": len(check.flips_), "completions": check.completions_,
+                       "check_seconds": round(check_seconds, 3)})  # fmt: skip
         if not check.flips_:
             break
         r += 1
-        train(check.flips_, r)
+        # While the ranking can still change, its higher-order sets may leave the tables:
+        # train first-order transfers first (ranking flips are first-order).
+        unsettled = any(why.startswith("ranking") for why in check.flips_.values())
+        train({tr: why for tr, why in check.flips_.items() if tr.order == 1 or not unsettled}, r)
 
     candidates = [*first, *(Transfer.of(s, t) for t in plan.targets for s in check.ranking_[t])]
     chosen = {tr: full.get(tr) or probes[tr] for tr in candidates}
