@@ -7,8 +7,11 @@ Rounds: probe every first-order transfer (``probe_fraction`` of the steps); full
 each target's ``initial`` best by probe affinity (its first learning curves); then, until
 no untrained transfer can change the higher-order ranking or a policy, fully train those
 that can. Higher-order sets come from the ranking at probe losses and are probed as soon
-as they appear. Untrained transfers enter the final tables with their probe losses: the
-table the stopping rule checked, so the run's policies are the checked ones.
+as they appear. ``groups: whole`` trains every candidate of a flagged (target, order)
+together, exactly the job ``all`` runs (stacked groups of another size differ in float
+rounding, which training amplifies to ~1 % in a transfer's loss). Untrained transfers
+enter the final tables with their probe losses: the table the stopping rule checked, so the
+run's policies are the checked ones.
 """
 
 from __future__ import annotations
@@ -72,7 +75,23 @@ def select_transfers(
         probes.update(jobs)
         stage(name, list(dict.fromkeys(jobs.values())))
 
+    ranking: dict[str, list[tuple[str, ...]]] = {}  # the latest check's higher-order sets
+
+    def whole_groups(why: Mapping[Transfer, str]) -> dict[Transfer, str]:
+        """``groups: whole``: every candidate of a flagged (target, order), as ``all``
+        trains them together (the same job, hence the same numbers)."""
+        out = dict(why)
+        for tr, reason in why.items():
+            sets = [(s,) for s in plan.sources] if tr.order == 1 else [
+                s for s in ranking.get(tr.target, []) if len(s) == tr.order]  # fmt: skip
+            for other in (Transfer.of(s, tr.target) for s in sets):
+                out.setdefault(other, f"group of {tr} ({reason})")
+        return out
+
     def train(why: Mapping[Transfer, str], r: int) -> None:
+        if act.groups == "whole":
+            why = whole_groups(why)
+        why = {tr: w for tr, w in why.items() if tr not in full}
         jobs = jobs_for(why, full_steps)
         full.update(jobs)
         reasons.update(why)
@@ -105,6 +124,7 @@ def select_transfers(
             known[t] = ([*trs, Transfer(("self",), t)], rows)
         t0 = time.perf_counter()
         check.fit(known, curves.bounds_, guesses)
+        ranking.update(check.ranking_)
         check_seconds = time.perf_counter() - t0
         if check.missing_:  # new higher-order sets in the ranking: probe them, check again
             probe(check.missing_, f"transfers (probes, orders 2-{cfg.transfer.max_order})")

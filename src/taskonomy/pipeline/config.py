@@ -106,6 +106,10 @@ class ActiveConfig(_Strict):
     # Round 1 fully trains each target's ``initial`` best transfers by probe affinity: the
     # first learning curves of the target (at least one is needed for finite bounds).
     initial: Int = Field(2, ge=1)
+    # "transfer": fully train only the flagged transfers (a stacked job of their own);
+    # "whole": a flagged transfer's whole (target, order) group, as `all` trains it: the
+    # same job, so the same numbers (other group sizes round differently; docs/active.md).
+    groups: Literal["transfer", "whole"] = "transfer"
 
 
 class TransferConfig(_Strict):
