@@ -178,3 +178,30 @@ def test_bad_active_settings_name_the_key(
 ) -> None:
     with pytest.raises(TaskonomyError, match=match):
         load_config(overrides={**tiny_config, "transfer": {"active": active}})
+
+
+def _full_transfer_jobs(run: Path, steps: int) -> set[str]:
+    """Keys of the run's transfer jobs trained for ``steps``."""
+    keys = set()
+    for d in (run / "jobs" / "transfer").iterdir():
+        record = json.loads((d / "job.json").read_text())
+        if record["params"]["transfer"]["steps"] == steps:
+            keys.add(d.name)
+    return keys
+
+
+def test_whole_groups_reuse_the_jobs_of_all(
+    tmp_path: Path, tiny_run: tuple[Path, Any], tiny_config: dict[str, Any]
+) -> None:
+    reference, full_run = tiny_run
+    out = tmp_path / "whole"
+    shutil.copytree(reference, out)
+    before = _full_transfer_jobs(out, 10)
+    transfer = {**tiny_config["transfer"], "selection": "active", "active": {"groups": "whole"}}
+    result = run_pipeline(load_config(overrides={**tiny_config, "transfer": transfer}), out,
+                          executor=InProcessExecutor())  # fmt: skip
+    # every full training is one of the `all` run's own jobs: nothing new at full steps
+    assert _full_transfer_jobs(out, 10) == before
+    assert _policy_answers(result.taxonomies) == _policy_answers(full_run.taxonomies)
+    rows = json.loads((out / "tables" / "selection.json").read_text())["transfers"]
+    assert any(r["why"].startswith("group of ") for r in rows)
