@@ -211,15 +211,14 @@ class ActiveCheck:
         ) -> list[tuple[list[Transfer], dict[Transfer, np.ndarray]]]:
             """(the untrained transfers moved, the target's untrained rows) per completion."""
             probe = {tr: b.probe for tr, b in cands.items()}
-            out = []
-            for tr, b in cands.items():
-                out.append(([tr], {**probe, tr: b.optimistic}))
-                if not np.array_equal(b.pessimistic, b.probe):
-                    out.append(([tr], {**probe, tr: b.pessimistic}))
-            if len(cands) > 1:
-                moved = list(cands)
-                out.append((moved, {tr: b.optimistic for tr, b in cands.items()}))
-                out.append((moved, {tr: b.pessimistic for tr, b in cands.items()}))
+            out: list[tuple[list[Transfer], dict[Transfer, np.ndarray]]] = []
+            for side in ("optimistic", "pessimistic"):
+                moved_rows = {tr: getattr(b, side) for tr, b in cands.items()}
+                # a bound equal to the probe moves nothing: no table to solve
+                moves = [tr for tr in cands if not np.array_equal(moved_rows[tr], probe[tr])]
+                out.extend(([tr], {**probe, tr: moved_rows[tr]}) for tr in moves)
+                if len(moves) > 1:
+                    out.append((moves, {**probe, **{tr: moved_rows[tr] for tr in moves}}))
             return out
 
         def blame(moved: list[Transfer], aff: Mapping[Transfer, float], why: str) -> None:
