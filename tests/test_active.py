@@ -82,6 +82,22 @@ def test_a_bound_that_cannot_flip_anything_is_skipped() -> None:
     assert check.missing_ == []
 
 
+def test_a_pessimistic_bound_that_can_unseat_the_choice_must_be_trained() -> None:
+    # depth got worse with full training (probe 1.0 → full 1.2): bounds ×1.0 and ×1.3.
+    # reshading, probed at 1.0, serves normal at probe losses; at 1.3 it loses to depth.
+    probes = {DEPTH: _noisy(1.0, 1), SHADE: _noisy(1.0, 2)}
+    full = {DEPTH: 1.2 * probes[DEPTH]}
+    curves = LearningCurveBounds(margin=0.5).fit(probes, full)
+    assert curves.factors_[T] == pytest.approx((1.0, 1.3))
+    known = {T: ([DEPTH, SELF], np.vstack([full[DEPTH], _noisy(2.0, 4)]))}
+    check = ActiveCheck([1], [1], [T], ["depth_zbuffer", "reshading", "normal"], max_order=1)
+    check.fit(known, curves.bounds_, {T: np.full(N, 10.0)})
+    ((scratch, _choices),) = check.policies_.values()  # type: ignore[misc]
+    assert scratch == ("reshading",)
+    assert check.flips_ == {SHADE: "policy budget1_order1"}
+    assert check.completions_ == 2  # the pessimistic move only (ranking, policies)
+
+
 def test_ranking_flip_and_missing_higher_order_sets() -> None:
     # Seven sources into normal, six fully trained with distinct losses, one (edge_texture)
     # untrained: its bounds straddle the 5th place, so it can change the order-2 sets.
