@@ -187,7 +187,7 @@ def test_selection_is_no_job_param(tiny_config: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("active", "match"),
     [({"probe_fraction": 1.0}, "probe_fraction"), ({"margin": -1}, "margin"),
-     ({"initial": 0}, "initial"), ({"rounds": 3}, "rounds")],
+     ({"initial": 0}, "initial"), ({"rounds": 3}, "rounds"), ({"groups": "all"}, "groups")],
 )  # fmt: skip
 def test_bad_active_settings_name_the_key(
     tiny_config: dict[str, Any], active: dict[str, Any], match: str
@@ -221,3 +221,9 @@ def test_whole_groups_reuse_the_jobs_of_all(
     assert _policy_answers(result.taxonomies) == _policy_answers(full_run.taxonomies)
     rows = json.loads((out / "tables" / "selection.json").read_text())["transfers"]
     assert any(r["why"].startswith("group of ") for r in rows)
+
+
+def test_active_selection_refuses_the_estimate_stage(tiny_config: dict[str, Any]) -> None:
+    with pytest.raises(TaskonomyError, match="estimate needs selection: all"):
+        load_config(overrides={**tiny_config, "transfer": {"selection": "active",
+                                                           "estimate": True}})  # fmt: skip

@@ -130,6 +130,16 @@ class TransferConfig(_Strict):
     selection: Literal["all", "active"] = "all"
     active: ActiveConfig = Field(default_factory=lambda: ActiveConfig())
 
+    @model_validator(mode="after")
+    def _check_estimate(self) -> TransferConfig:
+        if self.selection == "active" and self.estimate:
+            # the calibration reads every transfer's full-training job, which active skips
+            raise ValueError(
+                "estimate needs selection: all (it calibrates against every trained "
+                "transfer); run `taskonomy estimate` on an `all` run instead"
+            )
+        return self
+
 
 class TaxonomyConfig(_Strict):
     budgets: list[Annotated[Int, Field(ge=0)]] = Field(
