@@ -96,6 +96,22 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
 
 
+class ActiveConfig(_Strict):
+    """Knobs of ``transfer.selection: active`` (:mod:`taskonomy.taxonomy.active`)."""
+
+    # A probe trains ``probe_fraction`` of ``transfer.steps`` (its own warm-up and decay).
+    probe_fraction: float = Field(0.125, gt=0, lt=1)
+    # Learning-curve bounds are widened by this share of the widest change seen.
+    margin: float = Field(0.5, ge=0)
+    # Round 1 fully trains each target's ``initial`` best transfers by probe affinity: the
+    # first learning curves of the target (at least one is needed for finite bounds).
+    initial: Int = Field(2, ge=1)
+    # "transfer": fully train only the flagged transfers (a stacked job of their own);
+    # "whole": a flagged transfer's whole (target, order) group, as `all` trains it: the
+    # same job, so the same numbers (other group sizes round differently; docs/active.md).
+    groups: Literal["transfer", "whole"] = "transfer"
+
+
 class TransferConfig(_Strict):
     max_order: Int = Field(2, ge=1)
     # Train a target's transfers of one order as one grouped network (same arithmetic as one
@@ -109,6 +125,20 @@ class TransferConfig(_Strict):
     # After measuring: cheap affinity estimates from the cached representations and their
     # calibration (taskonomy estimate; docs/estimate.md). Not a transfer job param.
     estimate: bool = False
+    # "active": probe every transfer briefly and fully train only those that could change
+    # the ranking or a policy (docs/active.md). Not a transfer job param (nor `active`).
+    selection: Literal["all", "active"] = "all"
+    active: ActiveConfig = Field(default_factory=lambda: ActiveConfig())
+
+    @model_validator(mode="after")
+    def _check_estimate(self) -> TransferConfig:
+        if self.selection == "active" and self.estimate:
+            # the calibration reads every transfer's full-training job, which active skips
+            raise ValueError(
+                "estimate needs selection: all (it calibrates against every trained "
+                "transfer); run `taskonomy estimate` on an `all` run instead"
+            )
+        return self
 
 
 class TaxonomyConfig(_Strict):

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from taskonomy.transfer.outside import file_digest, outside_encoder
 VERSION = "4"
 DATA_VERSION = "1"  # the fingerprint param (Taskonomy layouts) changes those keys anyway
 # Config keys that change no transfer's result: kept out of the jobs' keys.
-TRANSFER_NOT_PARAMS = {"estimate"}
+TRANSFER_NOT_PARAMS = {"estimate", "selection", "active"}
 
 
 @dataclass
@@ -155,24 +155,37 @@ class Plan:
         name = f"encode {source} ({input_key})"
         return Job("encode", params, deps, name, VERSION, threads=self.threads)
 
-    def transfers(self, source_sets: Sequence[Sequence[str]], target: str) -> Job:
-        """One job for a group of same-order transfers into ``target``."""
+    def transfers(
+        self, source_sets: Sequence[Sequence[str]], target: str, steps: int | None = None
+    ) -> Job:
+        """One job for a group of same-order transfers into ``target``; ``steps`` other
+        than ``transfer.steps``: a probe of active selection (its own schedule and key)."""
         sets = sorted(sorted(s) for s in source_sets)
         spec = get_task(target)
         input_key = spec.input
         used = sorted({s for srcs in sets for s in srcs})
         deps = (self.data, *(self.encode(s, input_key) for s in used))
         transfer = self.cfg.transfer.model_dump(exclude=TRANSFER_NOT_PARAMS)
+        if steps is not None:
+            transfer["steps"] = steps
         params = {**self._common, "sources": sets, "target": target, "transfer": transfer}
         name = f"transfers order {len(sets[0])} (×{len(sets)}) -> {target}"
-        per_set = 1.0 if spec.head is not None and is_dense(spec.head.decoder) else 0.2  # pooled
-        if per_set == 1.0 and not _stacked_on_cpu(self.cfg, target):
+        if steps is not None and steps != self.cfg.transfer.steps:
+            name += f" [{steps} steps]"
+        cost = self.transfer_cost(target) * len(sets) * transfer["steps"]
+        return Job("transfer", params, deps, name, VERSION, cost=cost, threads=self.threads)
+
+    def transfer_cost(self, target: str) -> float:
+        """A rough cost of one transfer step into ``target`` (dense decoders dominate)."""
+        spec = get_task(target)
+        if spec.head is None or not is_dense(spec.head.decoder):
+            return 0.2  # pooled
+        if not _stacked_on_cpu(self.cfg, target):
             # Per-pixel logits train one set at a time on a CPU: ~2.2x a stacked dense
             # group's seconds (quick preset, stride 8: 36.9 s vs 15-20 s). Without it the
             # heaviest transfer job started last and one worker idled ~20 s at the stage end.
-            per_set = UNSTACKED_DENSE_COST
-        cost = per_set * len(sets) * self.cfg.transfer.steps
-        return Job("transfer", params, deps, name, VERSION, cost=cost, threads=self.threads)
+            return UNSTACKED_DENSE_COST
+        return 1.0
 
     def group(self, source_sets: Sequence[Sequence[str]], target: str) -> dict[Transfer, Job]:
         """Jobs for ``source_sets`` into ``target``: one per order (trained stacked)."""
@@ -303,6 +316,39 @@ def _run_pipeline(
     losses_of = JobLosses(rd)
     sanity = _sanity_guess(rd, plan, losses_of)
 
+    if cfg.transfer.selection == "active":
+        from taskonomy.pipeline.active import select_transfers
+
+        t0 = time.perf_counter()
+        guesses = {t: diagnose.guess_losses(rd, plan.train[t].key) for t in plan.targets}
+        transfers = select_transfers(plan, rd, losses_of, stage, guesses)
+        seconds["active selection"] = time.perf_counter() - t0
+    else:
+        transfers = _all_transfers(rd, plan, losses_of, stage, seconds)
+
+    t0 = time.perf_counter()
+    result = _measure(rd, plan, transfers, sanity, losses_of)
+    result.reports, result.seconds = reports, seconds
+    seconds["measure + taxonomy"] = time.perf_counter() - t0
+    if cfg.transfer.estimate:
+        from taskonomy.pipeline.estimate import estimate_run_dir
+
+        t0 = time.perf_counter()
+        estimate_run_dir(rd, cfg)
+        seconds["estimate"] = time.perf_counter() - t0
+    return result
+
+
+def _all_transfers(
+    rd: RunDir,
+    plan: Plan,
+    losses_of: JobLosses,
+    stage: Callable[[str, Sequence[Job]], None],
+    seconds: dict[str, float],
+) -> dict[Transfer, Job]:
+    """``transfer.selection: all``: every first-order transfer, then the higher orders the
+    first-order ranking selects, all fully trained."""
+    cfg = plan.cfg
     first = plan.first_order()
     stage("transfers (order 1)", list(dict.fromkeys(first.values())))
     t0 = time.perf_counter()
@@ -321,19 +367,7 @@ def _run_pipeline(
             higher.update(plan.group(sets, target))
     seconds["ranking"] = time.perf_counter() - t0
     stage(f"transfers (orders 2-{cfg.transfer.max_order})", list(dict.fromkeys(higher.values())))
-
-    t0 = time.perf_counter()
-    transfers = {**first, **higher}
-    result = _measure(rd, plan, transfers, sanity, losses_of)
-    result.reports, result.seconds = reports, seconds
-    seconds["measure + taxonomy"] = time.perf_counter() - t0
-    if cfg.transfer.estimate:
-        from taskonomy.pipeline.estimate import estimate_run_dir
-
-        t0 = time.perf_counter()
-        estimate_run_dir(rd, cfg)
-        seconds["estimate"] = time.perf_counter() - t0
-    return result
+    return {**first, **higher}
 
 
 def _sanity_guess(rd: RunDir, plan: Plan, losses_of: JobLosses) -> list[SanityRow]:
