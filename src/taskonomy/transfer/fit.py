@@ -167,8 +167,8 @@ def fit_transfers(
     t0 = time.perf_counter()
     if stacked:
         # Grouped convolutions need one input width: transfers of equal width stack together
-        # (every set of task sources: one group); each group computes exactly what its
-        # transfers would one by one, so the split changes no number.
+        # (every set of task sources: one group); each group computes what its transfers
+        # would one by one, up to float rounding (see transfer/stacked.py).
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(widths):
             groups.setdefault(w, []).append(i)
