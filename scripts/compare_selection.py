@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from taskonomy.rundir import RunFiles
+
 
 def _answers(run: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -40,7 +42,7 @@ def main(all_run: Path, active_run: Path) -> None:
     print("taxonomy            same policy")
     for name in sorted(a, key=lambda n: (n.split("_")[1], int(n[6:].split("_")[0]))):
         print(f"{name:19s} {'yes' if a[name] == b.get(name) else 'NO'}")
-    sel = json.loads((active_run / "tables" / "selection.json").read_text())
+    sel = json.loads(RunFiles(active_run).selection_json.read_text())
     c = sel["compute"]
     print(f"compute units active/all: {c['units']:.0f}/{c['units_if_all']:.0f} = {c['ratio']:.3f}; "
           f"fully trained {c['full']}, probe only {c['probe_only']}")  # fmt: skip

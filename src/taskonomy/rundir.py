@@ -36,6 +36,7 @@ NOVEL_PREFIX = "novel_"
 PER_IMAGE_LOSSES_NPZ = "per_image_losses.npz"
 AFFINITIES_CI_CSV = "affinities_ci.csv"
 SIGNIFICANCE_JSON = "significance.json"
+SELECTION_JSON = "selection.json"  # transfer.selection: active
 # Estimates (issue 12): affinities estimated without training transfers, and calibration.
 ESTIMATED_PREFIX = "estimated_affinities_"
 ESTIMATES_VS_MEASURED_CSV = "estimates_vs_measured.csv"
@@ -97,6 +98,10 @@ class RunFiles:
     @property
     def significance_json(self) -> Path:
         return self.tables_dir / SIGNIFICANCE_JSON
+
+    @property
+    def selection_json(self) -> Path:
+        return self.tables_dir / SELECTION_JSON
 
     def estimated_affinities_csv(self, estimator: str) -> Path:
         return self.tables_dir / f"{ESTIMATED_PREFIX}{estimator}.csv"

@@ -27,14 +27,13 @@ from taskonomy.affinity.table import Transfer
 from taskonomy.io import atomic_write_text
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.jobs import Job
-from taskonomy.rundir import TABLES
+from taskonomy.rundir import TABLES, RunFiles
 from taskonomy.taxonomy.active import ActiveCheck, LearningCurveBounds, target_affinities
 
 if TYPE_CHECKING:
     from taskonomy.pipeline.run import JobLosses, Plan
 
 Stage = Callable[[str, Sequence[Job]], None]
-SELECTION_JSON = "selection.json"
 SKIPPED = "no completion of its loss bounds changes the ranking or a policy"
 
 
@@ -210,4 +209,5 @@ def _write_record(
         },
         "transfers": rows,
     }
-    atomic_write_text(rd.sub(TABLES) / SELECTION_JSON, json.dumps(record, indent=1) + "\n")
+    rd.sub(TABLES)
+    atomic_write_text(RunFiles(rd.root).selection_json, json.dumps(record, indent=1) + "\n")
