@@ -147,8 +147,8 @@ def select_transfers(
 
 
 def _job_seconds(rd: RunDir, job: Job) -> float:
-    record = json.loads((rd.job_dir(job.kind, job.key) / "job.json").read_text())
-    return float((record.get("result") or {}).get("compute_seconds", 0.0))
+    result = rd.read_record(job.kind, job.key).get("result") or {}
+    return float(result.get("compute_seconds", 0.0))
 
 
 def _write_record(
