@@ -166,12 +166,12 @@ class TaxonomyStability:
     def _keeps_edge(edge: Transfer, replicate: Policy, table: TransferTable) -> bool:
         """Does the replicate optimum serve ``edge.target`` by ``edge``, or equally well by
         another edge while ``edge`` is available under its trained set?"""
-        mine = replicate.choices.get(edge.target)
-        if mine is None:
+        choice = replicate.choices.get(edge.target)
+        if choice is None:
             return False
-        theirs = edge_of(mine)
-        if theirs == edge:
+        served = edge_of(choice)
+        if served == edge:
             return True
         needs = (edge.target,) if edge.is_self else edge.sources
         available = all(s in replicate.scratch or is_free_source(s) for s in needs)
-        return available and edge in table and theirs in table and _ties(table[edge], table[theirs])
+        return available and edge in table and served in table and _ties(table[edge], table[served])
