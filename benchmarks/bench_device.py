@@ -158,20 +158,21 @@ def preset_macs(cfg: RunConfig) -> dict[str, float]:
     n_transfers = len(targets) * (n_src + higher)
     images = cfg.data.scenes * cfg.data.views
     fr = cfg.data.splits
+    # Images seen by the task networks (steps × batch, with each task's own schedule).
+    train = [cfg.train.for_task(t) for t in networks]
+    pixels = [cfg.pixels.for_task(t) for t in targets]
+    seen_train = sum(p.steps * p.batch_size for p in train)
+    seen_pixels = sum(p.steps * p.batch_size for p in pixels)
     return {
-        "train": len(networks) * cfg.train.steps * cfg.train.batch_size * 3 * (enc_macs + ro_macs),
-        "pixels": len(targets)
-        * cfg.pixels.steps
-        * cfg.pixels.batch_size
-        * 3
-        * (enc_macs + ro_macs),
+        "train": seen_train * 3 * (enc_macs + ro_macs),
+        "pixels": seen_pixels * 3 * (enc_macs + ro_macs),
         "encode": n_src * images * (fr["small"] + fr["test"]) * enc_macs,
         "transfers": n_transfers * cfg.transfer.steps * cfg.transfer.batch_size * 3 * ro_macs,
         "n_transfers": float(n_transfers),
         # Optimizer steps: stacked transfers take one step per (target, order) group.
         "steps": float(
-            len(networks) * cfg.train.steps
-            + len(targets) * cfg.pixels.steps
+            sum(p.steps for p in train)
+            + sum(p.steps for p in pixels)
             + len(targets) * cfg.transfer.max_order * cfg.transfer.steps
         ),
     }

@@ -89,11 +89,50 @@ class ModelConfig(_Strict):
         return self
 
 
-class TrainConfig(_Strict):
+class TrainParams(_Strict):
+    """One network's schedule: what a train/pixels job's key holds."""
+
     steps: Int = Field(600, ge=1)
     batch_size: Int = Field(32, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
+
+
+class TrainOverride(_Strict):
+    """Fields of :class:`TrainParams` that one task's networks set otherwise."""
+
+    steps: Int | None = Field(None, ge=1)
+    batch_size: Int | None = Field(None, ge=1)
+    lr: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+
+
+class TrainConfig(TrainParams):
+    # Per-task overrides (`tasks: {fixated_pose: {lr: 0.0005}}`): a network that needs its own
+    # schedule, as the paper tuned its networks per task. Only the named tasks' job keys change.
+    tasks: dict[str, TrainOverride] = Field(default_factory=dict)
+
+    @field_validator("tasks")
+    @classmethod
+    def _canonical_tasks(cls, tasks: dict[str, TrainOverride]) -> dict[str, TrainOverride]:
+        out: dict[str, TrainOverride] = {}
+        for name, over in tasks.items():
+            try:
+                key = canonical_name(name)
+            except TaskonomyError as exc:
+                raise ValueError(str(exc)) from None
+            if key in out:
+                raise ValueError(f"task {key!r} is named twice")
+            out[key] = over
+        return out
+
+    def for_task(self, task: str) -> TrainParams:
+        """``task``'s schedule: these fields with the task's overrides applied."""
+        base = self.model_dump(exclude={"tasks"})
+        over = self.tasks.get(task)
+        if over is not None:
+            base.update(over.model_dump(exclude_none=True))
+        return TrainParams(**base)
 
 
 class ActiveConfig(_Strict):
@@ -319,6 +358,14 @@ class RunConfig(_Strict):
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")
+        for key in ("train", "pixels"):
+            named = getattr(self, key).tasks
+            stray = [n for n in named if n not in self.tasks or get_task(n).head is None]
+            if stray:
+                raise ValueError(
+                    f"{key}.tasks names {stray}, which are not networks of this run: "
+                    f"name tasks of `tasks` that train a network ({', '.join(self.tasks)})"
+                )
         return self
 
 

@@ -131,14 +131,17 @@ class Plan:
         if cfg.precision != "fp32":  # in the key only when used: fp32 keys stay as they were
             common["precision"] = cfg.precision
         # Costs are scheduling hints (heaviest first): steps × a rough per-step weight.
+        # A task's own schedule (`train.tasks` overrides) is its key: others keep theirs.
+        train = {t: cfg.train.for_task(t) for t in self.networks}
+        pixels = {t: cfg.pixels.for_task(t) for t in self.targets}
         self.train = {
-            t: Job("train", {**common, "task": t, "train": cfg.train.model_dump()},
-                   (self.data,), f"train {t}", VERSION, cost=3.0 * cfg.train.steps, threads=th)
+            t: Job("train", {**common, "task": t, "train": train[t].model_dump()},
+                   (self.data,), f"train {t}", VERSION, cost=3.0 * train[t].steps, threads=th)
             for t in self.networks
         }  # fmt: skip
         self.pixels = {
-            t: Job("pixels", {**common, "task": t, "train": cfg.pixels.model_dump()},
-                   (self.data,), f"pixels {t}", VERSION, cost=1.0 * cfg.pixels.steps, threads=th)
+            t: Job("pixels", {**common, "task": t, "train": pixels[t].model_dump()},
+                   (self.data,), f"pixels {t}", VERSION, cost=1.0 * pixels[t].steps, threads=th)
             for t in self.targets
         }  # fmt: skip
         self._common = common

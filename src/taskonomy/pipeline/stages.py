@@ -47,7 +47,7 @@ from taskonomy.errors import TaskonomyError
 from taskonomy.io import atomic_write_text
 from taskonomy.nn.heads import TaskModel
 from taskonomy.pipeline import execution
-from taskonomy.pipeline.config import DataConfig, ModelConfig, TrainConfig, TransferConfig
+from taskonomy.pipeline.config import DataConfig, ModelConfig, TrainParams, TransferConfig
 from taskonomy.pipeline.jobs import JSON, Job, JobContext, job_kind
 from taskonomy.train.network import (
     Architecture,
@@ -118,7 +118,7 @@ class TrainJob(_NetworkJob):
     """``train`` and ``pixels`` jobs (``train``: that network's schedule)."""
 
     task: str
-    train: TrainConfig
+    train: TrainParams
 
 
 class OutsideParams(_JobParams):
