@@ -52,6 +52,7 @@ def test_an_override_is_that_schedule_and_leaves_other_keys(tiny_config: dict[st
         ({"normal": {"lrr": 1e-3}}, "Extra inputs"),
         ({"normal": {"lr": 0}}, "greater than 0"),
         ({"normal": {"steps": True}}, r"train\.tasks\.normal\.steps"),
+        ({"normal": {"lr": 1e-3}, "rgb2sfnorm": {"lr": 2e-3}}, "'normal' is named twice"),
     ],
 )
 def test_bad_overrides_are_refused(
