@@ -27,7 +27,7 @@ from taskonomy.affinity.table import Transfer
 from taskonomy.io import atomic_write_text
 from taskonomy.pipeline.artifacts import RunDir
 from taskonomy.pipeline.jobs import Job
-from taskonomy.rundir import TABLES, RunFiles
+from taskonomy.rundir import RunFiles
 from taskonomy.taxonomy.active import ActiveCheck, LearningCurveBounds, target_affinities
 
 if TYPE_CHECKING:
@@ -209,5 +209,4 @@ def _write_record(
         },
         "transfers": rows,
     }
-    rd.sub(TABLES)
     atomic_write_text(RunFiles(rd.root).selection_json, json.dumps(record, indent=1) + "\n")

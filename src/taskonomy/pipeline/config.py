@@ -45,6 +45,14 @@ class _Strict(BaseModel):
 Int = StrictInt
 
 
+def _task_name(name: str) -> str:
+    """``name``'s registry name, or a ValueError (pydantic's) with the registry's message."""
+    try:
+        return canonical_name(name)
+    except TaskonomyError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class DataConfig(_Strict):
     source: Literal["synthetic", "taskonomy"] = "synthetic"
     path: str | None = None  # a Taskonomy-layout folder when source == "taskonomy"
@@ -117,10 +125,7 @@ class TrainConfig(TrainParams):
     def _canonical_tasks(cls, tasks: dict[str, TrainOverride]) -> dict[str, TrainOverride]:
         out: dict[str, TrainOverride] = {}
         for name, over in tasks.items():
-            try:
-                key = canonical_name(name)
-            except TaskonomyError as exc:
-                raise ValueError(str(exc)) from None
+            key = _task_name(name)
             if key in out:
                 raise ValueError(f"task {key!r} is named twice")
             out[key] = over
@@ -329,12 +334,7 @@ class RunConfig(_Strict):
     @field_validator("tasks", "novel")
     @classmethod
     def _canonical(cls, names: list[str]) -> list[str]:
-        out = []
-        for n in names:
-            try:
-                out.append(canonical_name(n))
-            except TaskonomyError as exc:
-                raise ValueError(str(exc)) from None
+        out = [_task_name(n) for n in names]
         if len(set(out)) != len(out):
             raise ValueError(f"duplicate task names in {names}")
         return out
