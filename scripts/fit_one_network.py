@@ -21,6 +21,7 @@ from taskonomy.train.loop import fit
 from taskonomy.train.network import (
     Architecture,
     FitParams,
+    evaluate,
     fit_task_network,
     sizes_of,
     task_model,
@@ -60,7 +61,10 @@ def main() -> None:
         log = fitted.log
         print("train", [round(x, 3) for x in log.losses])
         print("val", [round(x, 3) for x in log.val_losses], "kept step", log.best_step)
-        print("test", round(float(fitted.losses.mean()), 4), "n_train", fitted.n_train)
+        # The sanity check's guess, scored like the network (as the train job does).
+        guess = evaluate(fitted.model, fitted.test, guess=fitted.guess).float().mean()
+        print("test", round(float(fitted.losses.mean()), 4), "guess", round(float(guess), 4),
+              "n_train", fitted.n_train)  # fmt: skip
     print(f"{time.perf_counter() - t0:.0f} s")
 
 
