@@ -49,7 +49,9 @@ from taskonomy.transfer.outside import file_digest, outside_encoder
 # 3: seeds derived from the run's seed, a role and names only (taskonomy.seeds).
 # 4: the guess is the loss-optimal constant (train/constant.py): init and guess_losses.
 VERSION = "4"
-DATA_VERSION = "1"  # the fingerprint param (Taskonomy layouts) changes those keys anyway
+# the fingerprint param (Taskonomy layouts) changes those keys anyway; 2: the synthetic
+# principal_curvature label at the pixel scale (creases), so old banks are not reused
+DATA_VERSION = "2"
 # Config keys that change no transfer's result: kept out of the jobs' keys.
 TRANSFER_NOT_PARAMS = {"estimate", "selection", "active"}
 

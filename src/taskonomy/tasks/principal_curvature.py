@@ -17,6 +17,7 @@ PRINCIPAL_CURVATURE = register_task(
         input="rgb",
         head=HeadSpec(decoder="dense", channels=2, loss="masked_l2", metric="rmse"),
         layout=LayoutSpec("curv8"),
-        notes="Signed (k1 >= k2), tanh(0.03 m * k) of curvatures in 1/m (bounded; see labels.py).",
+        notes="Signed (k1 >= k2), tanh(0.03 m * k) of curvatures in 1/m at the pixel scale, "
+        "creases included (bounded; see labels.py).",
     )
 )

@@ -132,6 +132,7 @@ def render_views(
     semantic[on_prim] = 3 + np.take(scene.object_class, np.take(prims.obj, hit_prim))
     semantic = semantic.reshape(nv, size, size).astype(np.int64)
     jumps = L.occlusion_pairs(points_cam, normal_cam, 1.0 / k_mat[0, 0])
+    curv_px = L.surface_curvature(points_cam, normal_cam, jumps)  # at the pixel scale
 
     # --- labels
     n_obj = len(OBJECT_CLASSES)
@@ -167,7 +168,7 @@ def render_views(
         "depth_euclidean": L.log_depth(dist.reshape(nv, size, size), config.z_max)[:, None],
         "normal": normal_cam.astype(np.float32),
         "reshading": L.reshading(normal_cam, ray_img),
-        "principal_curvature": L.curvature_label(curvature),
+        "principal_curvature": L.curvature_label(curv_px),
         "room_layout": L.room_layout(rot, center, scene.room),
         "vanishing_point": L.vanishing_point(rot, scene.room),
         "segment_semantic": semantic,
