@@ -190,3 +190,39 @@ def test_segment_pairs_are_numbering_free_and_checkable_by_hand() -> None:
     )
     with pytest.raises(TaskonomyError, match="segment map size"):
         segment_pair_matrix(seg, grid=3)
+
+
+@pytest.mark.parametrize("cls", [Ridge, LogME, LogMEProbe])
+def test_a_shared_basis_gives_the_same_fit_for_every_target_and_is_counted_once(
+    cls: type[Ridge] | type[LogME],
+) -> None:
+    rng = _rng(17)
+    reps = {"small": rng.normal(size=(60, 8)), "test": rng.normal(size=(25, 8))}
+    basis = cls().basis(reps)
+    assert basis is not None and basis.flops > 0
+    for seed in (1, 2):  # two targets of one representation
+        w = _rng(seed).normal(size=(8, 3))
+        labels = {s: x @ w + _rng(seed + 9).normal(size=(len(x), 3)) for s, x in reps.items()}
+        alone, shared = cls().fit(reps, labels), cls().fit(reps, labels, basis)
+        assert shared.score_ == pytest.approx(alone.score_, rel=1e-10)
+        np.testing.assert_allclose(shared.coef_, alone.coef_, rtol=1e-8, atol=1e-12)
+        if alone.losses_ is not None:
+            np.testing.assert_allclose(shared.losses_, alone.losses_, rtol=1e-8)
+        # the factorization is the basis's work: a fit given one does not count it again
+        assert alone.flops_ == shared.flops_ + basis.flops
+        assert shared.flops_ < basis.flops
+
+
+def test_logme_and_its_probe_share_a_basis_and_ridge_refuses_it() -> None:
+    rng = _rng(18)
+    reps = {"small": rng.normal(size=(40, 5)), "test": rng.normal(size=(20, 5))}
+    labels = {"small": rng.normal(size=(40, 1)), "test": rng.normal(size=(20, 1))}
+    basis = LogME().basis(reps)
+    assert LogMEProbe().basis_kind() == LogME().basis_kind() != Ridge().basis_kind()
+    LogMEProbe().fit(reps, labels, basis)
+    with pytest.raises(TaskonomyError, match="basis") as info:
+        Ridge().fit(reps, labels, basis)
+    assert "\n" not in str(info.value)
+    other = {"small": rng.normal(size=(30, 5)), "test": rng.normal(size=(20, 5))}
+    with pytest.raises(TaskonomyError, match="shape"):
+        LogME().fit(other, {"small": labels["small"][:30], "test": labels["test"]}, basis)

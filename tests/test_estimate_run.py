@@ -239,3 +239,27 @@ def test_pipeline_stage_writes_estimates_and_keeps_transfer_keys(
     rd = RunDir(out)
     assert set(rd.estimated_files()) == {"cka", "rsa", "dds", "ridge", "logme", "logme_probe"}
     assert rd.estimates_vs_measured_csv.is_file()
+
+
+def test_target_aware_probes_factorize_each_source_set_once(
+    run_copy: Path, estimated: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sharing the bases across targets changes no estimate, only the compute."""
+    from taskonomy.transfer.estimate import LogME, Ridge
+
+    names = ["ridge", "logme", "logme_probe"]
+    out = tmp_path / "run"
+    shutil.copytree(run_copy, out)
+    for cls in (Ridge, LogME):
+        monkeypatch.setattr(cls, "shares_basis", False)
+    alone = estimate_run(out, names, replicates=0)
+    monkeypatch.undo()
+    for name in names:
+        got, want = dict(estimated.tables[name]), dict(alone.tables[name])
+        assert got.keys() == want.keys()
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+        flops = [sum(c.flops for c in r.compute[name].values()) for r in (estimated, alone)]
+        assert flops[0] < flops[1]
+    # logme_probe reuses logme's bases: its compute is what logme's fit adds on top
+    shared = sum(c.flops for c in estimated.compute["logme_probe"].values())
+    assert shared < sum(c.flops for c in alone.compute["logme_probe"].values()) / 2

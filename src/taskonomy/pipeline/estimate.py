@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import math
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,7 @@ from taskonomy.tasks import get_task
 from taskonomy.train.tensors import MASK, load_labels, sample_views, sizes_of
 from taskonomy.transfer.encode import SPLITS, cached_reps, encode_split, frozen_encoder
 from taskonomy.transfer.estimate import (
+    Basis,
     Estimator,
     estimator_names,
     flatten_reps,
@@ -151,6 +154,15 @@ class _RunReader:
             raise self._unfinished(f"the encode job of {source!r}")
         return {s: flatten_reps(cached_reps(self.bank, target, s, folder)) for s in SPLITS}
 
+    def rows_key(self, target: str) -> str:
+        """Which samples :meth:`reps` gives for ``target``: its input and views per split
+        (targets with equal keys get equal representation rows from every source)."""
+        h = hashlib.blake2b(get_task(target).input.encode(), digest_size=16)
+        for split in SPLITS:
+            views, _ = sample_views(self.bank, target, split)
+            h.update(split.encode() + np.ascontiguousarray(views, dtype=np.int64).tobytes())
+        return h.hexdigest()
+
     def own_reps(self, target: str) -> dict[str, np.ndarray]:
         """The target network's frozen representation of its samples: the cache when the
         target is a source, else encoded now from its trained weights."""
@@ -227,6 +239,39 @@ class _RunReader:
         return out
 
 
+class _BasisCache:
+    """Estimators' target-independent bases (:meth:`Estimator.basis`) by (estimator kind,
+    source set, sample rows), least recently used dropped beyond ``max_bytes``: every
+    target shares the first-order sources' factorizations, and targets that pick the same
+    higher-order sets share theirs. A basis is counted in the compute of the target that
+    made it."""
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[object, ...], Basis] = OrderedDict()
+        self._bytes = 0
+        self.hits = self.misses = 0
+
+    def get(
+        self, key: tuple[object, ...], make: Callable[[], Basis | None]
+    ) -> tuple[Basis | None, bool]:
+        """The basis of ``key`` and whether it was made now."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key], False
+        self.misses += 1
+        basis = make()
+        if basis is None:
+            return None, True
+        self._items[key] = basis
+        self._bytes += basis.nbytes
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= old.nbytes
+        return basis, True
+
+
 def _score_sets(
     make: Callable[[], Estimator],
     reps: Mapping[str, Mapping[str, np.ndarray]],
@@ -234,13 +279,23 @@ def _score_sets(
     sets: Sequence[tuple[str, ...]],
     comp: Compute,
     losses: dict[tuple[str, ...], np.ndarray] | None = None,
+    bases: tuple[_BasisCache, str] | None = None,
 ) -> dict[tuple[str, ...], float]:
-    """Each set's score; its per-image losses into ``losses`` when the estimator has them."""
+    """Each set's score; its per-image losses into ``losses`` when the estimator has them.
+    ``bases``: the run's basis cache and the target's sample-rows key, to share the
+    estimator's target-independent work across targets."""
     out = {}
     for srcs in sets:
         x = {s: np.hstack([reps[src][s] for src in srcs]) for s in SPLITS}
         t0 = time.perf_counter()
-        est = make().fit(x, labels)
+        est = make()
+        basis = None
+        if bases is not None and est.shares_basis:
+            cache, rows = bases
+            basis, made = cache.get((est.basis_kind(), srcs, rows), functools.partial(est.basis, x))
+            if made and basis is not None:
+                comp.add(0.0, basis.flops)
+        est.fit(x, labels, basis)
         comp.add(time.perf_counter() - t0, est.flops_)
         key = tuple(sorted(srcs))
         out[key] = est.score_
@@ -273,8 +328,10 @@ def estimate_affinities(
     tables: dict[str, dict[Transfer, float]] = {n: {} for n in estimators}
     on_measured: dict[str, dict[Transfer, float]] = {n: {} for n in estimators}
     compute: dict[str, dict[str, Compute]] = {n: {} for n in estimators}
+    cache = _BasisCache()
     for target in plan.targets:
         reps = {s: reader.reps(s, target) for s in plan.sources}
+        bases = (cache, reader.rows_key(target))
         aware = any(get_estimator(n).target_aware for n in estimators)
         agnostic = not all(get_estimator(n).target_aware for n in estimators)
         labels = reader.labels(target) if aware else {}
@@ -293,11 +350,12 @@ def estimate_affinities(
             comp = compute[name].setdefault(target, Compute())
             y = labels if cls.target_aware else own
             losses: dict[tuple[str, ...], np.ndarray] = {}
-            scores = _score_sets(make, reps, y, [(s,) for s in plan.sources], comp, losses)
+            first_sets = [(s,) for s in plan.sources]
+            scores = _score_sets(make, reps, y, first_sets, comp, losses, bases)
             first = {s[0]: v for s, v in scores.items() if s[0] not in (target, "random")}
             chosen = higher_order_sources(rank_sources(first), max_order) if max_order > 1 else []
             more = [s for s in dict.fromkeys([*chosen, *measured_sets]) if s not in scores]
-            scores.update(_score_sets(make, reps, y, more, comp, losses))
+            scores.update(_score_sets(make, reps, y, more, comp, losses, bases))
             tables[name].update(_scaled(target, scores, losses, comp))
             if measured is not None:  # on the measured table's own sets, for calibration
                 keep = {tr.sources for tr in measured.for_target(target)} | {(target,)}

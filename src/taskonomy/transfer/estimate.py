@@ -26,7 +26,8 @@ them per target onto the affinity table's scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -59,8 +60,20 @@ class Estimator:
     flops_: int
     #: per-test-image losses (lower = better), for estimators that predict the target
     losses_: np.ndarray | None = None
+    #: whether :meth:`basis` does target-independent work worth sharing across targets
+    shares_basis: ClassVar[bool] = False
 
-    def fit(self, reps: Splits, labels: Splits) -> Estimator:
+    def basis_kind(self) -> str:
+        """What a :meth:`basis` is made for: estimators whose kinds match share bases."""
+        return self.name
+
+    def basis(self, reps: Splits) -> Basis | None:
+        """The target-independent part of :meth:`fit` on ``reps`` (a factorization of the
+        representation), which a caller scoring one representation for many targets
+        computes once and passes to every ``fit``; ``None`` when there is none."""
+        return None
+
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> Estimator:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -86,6 +99,41 @@ def get_estimator(name: str) -> type[Estimator]:
 
 def estimator_names() -> list[str]:
     return list(ESTIMATORS.names())
+
+
+@dataclass(frozen=True)
+class Basis:
+    """One representation's eigenbasis, shared by the probes of every target.
+
+    ``kind`` names the estimator family and parameters it was made for (a ``fit`` refuses
+    another's); ``arrays`` hold the eigenvalues, eigenvectors and the split rows already
+    rotated into the basis; ``flops`` is the work of making it, which ``fit`` does not count
+    again when it is given one.
+    """
+
+    kind: str
+    arrays: Mapping[str, np.ndarray]
+    flops: int
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.arrays.values())
+
+    def check(self, kind: str, reps: Splits) -> None:
+        if self.kind != kind:
+            raise input_error("estimator basis", self.kind, f"a basis made for {kind}")
+        for split, x in reps.items():
+            rows = self.arrays.get(f"rows_{split}")
+            if rows is not None and tuple(rows) != x.shape:
+                raise input_error(f"estimator basis of split {split!r}", tuple(rows),
+                                  f"the representation's shape {x.shape}")  # fmt: skip
+
+
+def _eigenbasis(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(eigenvalues clipped at 0, eigenvectors) of ``xᵀx``, and the FLOPs: Gram + eigh."""
+    s, v = np.linalg.eigh(x.T @ x)
+    n, p = x.shape
+    return np.clip(s, 0.0, None), v, 2 * n * p * p + 9 * p**3
 
 
 # ------------------------------------------------------------------------- helpers
@@ -167,7 +215,7 @@ class CKA(Estimator):
 
     name = "cka"
 
-    def fit(self, reps: Splits, labels: Splits) -> CKA:
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> CKA:
         x, y = _centered(reps["test"]), _centered(labels["test"])
         n, p, q = x.shape[0], x.shape[1], y.shape[1]
         hsic = np.linalg.norm(y.T @ x) ** 2
@@ -188,7 +236,7 @@ class RSA(Estimator):
         self.max_images = max_images
         self.seed = seed
 
-    def fit(self, reps: Splits, labels: Splits) -> RSA:
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> RSA:
         idx = _subsample(reps["test"].shape[0], self.max_images, self.seed)
         x, y = reps["test"][idx], labels["test"][idx]
         rx, ry = pdist(x, "correlation"), pdist(y, "correlation")
@@ -217,7 +265,7 @@ class DDS(Estimator):
         z = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
         return np.exp(-pdist(z, "cityblock") / x.shape[1])  # gamma = 1/p (sklearn's default)
 
-    def fit(self, reps: Splits, labels: Splits) -> DDS:
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> DDS:
         idx = _subsample(reps["test"].shape[0], self.max_images, self.seed)
         x, y = reps["test"][idx], labels["test"][idx]
         kx, ky = self._kernel(x), self._kernel(y)
@@ -238,10 +286,16 @@ class Ridge(Estimator):
     of the small split's rows (its last scenes: rows follow the bank's view order), as the
     transfers pick their best step on held-out scenes of it; then refit on the whole split.
     ``losses_``: each test image's squared error, which lets the run rank a target's
-    source sets with the same AHP tournament as the measured affinities."""
+    source sets with the same AHP tournament as the measured affinities.
+
+    Everything but the labels' projections is target-independent (:meth:`basis`: the
+    eigenbases of the fitting rows and of the whole split, the rows rotated into them), so
+    one representation probed for many targets is factorized once: per target the cost
+    is then linear in the feature count."""
 
     name = "ridge"
     target_aware = True
+    shares_basis = True
 
     def __init__(
         self, alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0), val_fraction: float = 0.15
@@ -249,48 +303,67 @@ class Ridge(Estimator):
         self.alphas = alphas
         self.val_fraction = val_fraction
 
-    @staticmethod
-    def _solutions(
-        xs: np.ndarray, ys: np.ndarray, alphas: Sequence[float]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-        """(mean, sd, ȳ, one (p, k) coefficient matrix per alpha) from one eigensolve."""
-        mu, sd = xs.mean(0), xs.std(0)
-        sd = np.where(sd > 0, sd, 1.0)
-        x = (xs - mu) / sd
-        ym = ys.mean(0)
-        s, v = np.linalg.eigh(x.T @ x)  # XᵀX = V diag(s) Vᵀ
-        s = np.clip(s, 0.0, None)
-        proj = v.T @ (x.T @ (ys - ym))  # (p, k)
-        scale = float(s.sum()) / x.shape[1]  # trace(XᵀX)/p
-        coefs = [v @ (proj / (s + a * scale)[:, None]) for a in alphas]
-        return mu, sd, ym, coefs
+    def _n_val(self, n: int) -> int:
+        return round(self.val_fraction * n) if len(self.alphas) > 1 else 0
 
-    def fit(self, reps: Splits, labels: Splits) -> Ridge:
-        xs, ys = reps["small"], labels["small"]
+    def basis(self, reps: Splits) -> Basis:
+        xs, xt = reps["small"], reps["test"]
         n, p = xs.shape
+        n_val = self._n_val(n)
+        out: dict[str, np.ndarray] = {"rows_small": np.array(xs.shape),
+                                      "rows_test": np.array(xt.shape)}  # fmt: skip
+        flops = 0
+        parts = [("fit", xs[: n - n_val], xs[n - n_val :]), ("all", xs, xt)] if n_val else [
+            ("all", xs, xt)]  # fmt: skip
+        for tag, rows, other in parts:
+            mu, sd = rows.mean(0), rows.std(0)
+            sd = np.where(sd > 0, sd, 1.0)
+            x = (rows - mu) / sd
+            s_, v, f = _eigenbasis(x)
+            out[f"{tag}_s"] = s_
+            if tag == "all":
+                out["all_v"] = v  # for coef_
+            out[f"{tag}_z"] = x @ v  # (rows, p), centered: the intercept is ȳ
+            out[f"{tag}_zo"] = ((other - mu) / sd) @ v  # held-out or test rows
+            flops += f + 2 * (rows.shape[0] + other.shape[0]) * p * p + 4 * (n + xt.shape[0]) * p
+        return Basis(self.basis_kind(), out, flops)
+
+    def basis_kind(self) -> str:
+        return f"ridge(val_fraction={self.val_fraction!r}, n_alphas={len(self.alphas)})"
+
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> Ridge:
+        own = basis is None
+        b = self.basis(reps) if basis is None else basis
+        b.check(self.basis_kind(), reps)
+        a = b.arrays
+        ys, yt = labels["small"], labels["test"]
+        n, p = reps["small"].shape
         k = ys.shape[1]
+        n_val = self._n_val(n)
         alphas = list(self.alphas)
-        n_val = round(self.val_fraction * n) if len(alphas) > 1 else 0
+        flops = b.flops if own else 0
         if n_val > 0:
-            mu, sd, ym, coefs = self._solutions(xs[: n - n_val], ys[: n - n_val], alphas)
-            xv = (xs[n - n_val :] - mu) / sd
-            errs = [float(((ys[n - n_val :] - xv @ c - ym) ** 2).sum()) for c in coefs]
+            yf, yv = ys[: n - n_val], ys[n - n_val :]
+            ym = yf.mean(0)
+            proj = a["fit_z"].T @ (yf - ym)  # (p, k) in the eigenbasis
+            scale = float(a["fit_s"].sum()) / p  # trace(XᵀX)/p
+            errs = [float(((yv - a["fit_zo"] @ (proj / (a["fit_s"] + al * scale)[:, None]) - ym)
+                           ** 2).sum()) for al in alphas]  # fmt: skip
             self.alpha_ = alphas[int(np.argmin(errs))]
+            flops += 2 * (n - n_val) * p * k + len(alphas) * 2 * n_val * p * k
         else:
             self.alpha_ = alphas[0]
-        mu, sd, ym, (coef,) = self._solutions(xs, ys, [self.alpha_])
-        self.coef_, self.intercept_ = coef, ym  # the standardized features are centered
-        xt = (reps["test"] - mu) / sd
-        pred = xt @ coef + ym
-        yt = labels["test"]
+        ym = ys.mean(0)
+        proj = a["all_z"].T @ (ys - ym)
+        scale = float(a["all_s"].sum()) / p
+        c = proj / (a["all_s"] + self.alpha_ * scale)[:, None]
+        self.coef_, self.intercept_ = a["all_v"] @ c, ym  # on standardized features
+        pred = a["all_zo"] @ c + ym
         sst = float(((yt - yt.mean(0)) ** 2).sum())
         self.losses_ = ((yt - pred) ** 2).sum(1)  # per test image: AHP can rank sets by it
         self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
-        nt = xt.shape[0]
-        # per solve: Gram, eigensolve (~9p³), projections; the selection solves twice
-        solve = 2 * n * p * p + 9 * p**3 + 2 * n * p * k + 2 * p * p * k * (1 + len(alphas))
-        self.flops_ = int((2 if n_val else 1) * solve + 2 * (n_val + nt) * p * k * len(alphas)
-                          + 4 * (n + nt) * p)  # fmt: skip
+        nt = yt.shape[0]
+        self.flops_ = int(flops + 2 * n * p * k + 2 * p * p * k + 2 * nt * p * k + 3 * nt * k)
         return self
 
 
@@ -299,31 +372,47 @@ class LogME(Estimator):
     """LogME (You et al. 2021): the log marginal likelihood (evidence) per sample of a
     Bayesian linear model from the representation to each label column, its prior and noise
     precisions (``alpha_``, ``beta_``) set by the evidence's fixed point; mean over columns.
-    Computed on the small split (the transfers' training data), as the method prescribes."""
+    Computed on the small split (the transfers' training data), as the method prescribes.
+    The eigenbasis of ``FᵀF`` is target-independent (:meth:`basis`, shared with
+    ``logme_probe``)."""
 
     name = "logme"
     target_aware = True
+    shares_basis = True
 
     def __init__(self, max_iter: int = 50, tol: float = 1e-3) -> None:
         self.max_iter = max_iter
         self.tol = tol
 
-    def fit(self, reps: Splits, labels: Splits) -> LogME:
-        f, y = reps["small"], labels["small"]
-        n, d = f.shape
+    def basis(self, reps: Splits) -> Basis:
+        f, ft = reps["small"], reps["test"]
+        s, v, flops = _eigenbasis(f)
+        d = f.shape[1]
+        arrays = {"s": s, "v": v, "z": f @ v, "zt": ft @ v,
+                  "rows_small": np.array(f.shape), "rows_test": np.array(ft.shape)}  # fmt: skip
+        return Basis(self.basis_kind(), arrays, flops + 2 * (f.shape[0] + ft.shape[0]) * d * d)
+
+    def basis_kind(self) -> str:
+        return "logme"  # logme_probe fits the same model: it shares the basis
+
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> LogME:
+        own = basis is None
+        b = self.basis(reps) if basis is None else basis
+        b.check(self.basis_kind(), reps)
+        s, z = b.arrays["s"], b.arrays["z"]
+        y = labels["small"]
+        n, d = z.shape
         k = y.shape[1]
-        s, v = np.linalg.eigh(f.T @ f)  # FᵀF = V diag(s) Vᵀ
-        s = np.clip(s, 0.0, None)
-        proj = v.T @ (f.T @ y)  # (d, k)
+        proj = z.T @ y  # (d, k): Vᵀ Fᵀ y
         alpha, beta = np.ones(k), np.ones(k)
         it = 0
         while it < self.max_iter:
             it += 1
             den = alpha[None, :] + beta[None, :] * s[:, None]  # (d, k)
             gamma = (beta[None, :] * s[:, None] / den).sum(0)
-            m = v @ (proj * beta[None, :] / den)  # posterior means (d, k)
-            alpha_de = (m * m).sum(0)
-            beta_de = ((y - f @ m) ** 2).sum(0)
+            c = proj * beta[None, :] / den  # posterior means in the eigenbasis (d, k)
+            alpha_de = (c * c).sum(0)  # ‖m‖², V orthonormal
+            beta_de = ((y - z @ c) ** 2).sum(0)
             new_alpha = gamma / np.maximum(alpha_de, 1e-12)
             new_beta = (n - gamma) / np.maximum(beta_de, 1e-12)
             done = np.all(np.abs(new_alpha / new_beta - alpha / beta) <= self.tol * alpha / beta)
@@ -331,19 +420,20 @@ class LogME(Estimator):
             if done:
                 break
         den = alpha[None, :] + beta[None, :] * s[:, None]
-        m = v @ (proj * beta[None, :] / den)
-        alpha_de = (m * m).sum(0)
-        beta_de = ((y - f @ m) ** 2).sum(0)
+        c = proj * beta[None, :] / den
+        alpha_de = (c * c).sum(0)
+        beta_de = ((y - z @ c) ** 2).sum(0)
         evidence = (
             d / 2 * np.log(alpha) + n / 2 * np.log(beta) - 0.5 * np.log(den).sum(0)
             - beta / 2 * beta_de - alpha / 2 * alpha_de - n / 2 * np.log(2 * np.pi)
         )  # fmt: skip
         self.alpha_, self.beta_, self.n_iter_ = alpha, beta, it
-        self.coef_ = m  # (d, k) posterior means at those precisions
+        self.coef_ = b.arrays["v"] @ c  # (d, k) posterior means at those precisions
+        self.coef_eigen_, self.basis_ = c, b  # the probe predicts in the eigenbasis
         self.evidence_ = evidence / n  # per sample, per column
         self.score_ = float(self.evidence_.mean())
-        self.flops_ = int(2 * n * d * d + 9 * d**3 + 2 * n * d * k + 2 * d * d * k
-                          + it * (2 * d * d * k + 2 * n * d * k + 6 * d * k))  # fmt: skip
+        self.flops_ = int((b.flops if own else 0) + 2 * n * d * k + 2 * d * d * k
+                          + (it + 1) * (2 * n * d * k + 8 * d * k))  # fmt: skip
         return self
 
 
@@ -357,13 +447,13 @@ class LogMEProbe(LogME):
 
     name = "logme_probe"
 
-    def fit(self, reps: Splits, labels: Splits) -> LogMEProbe:
-        super().fit(reps, labels)
+    def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> LogMEProbe:
+        super().fit(reps, labels, basis)
         yt = labels["test"]
-        pred = reps["test"] @ self.coef_
+        pred = self.basis_.arrays["zt"] @ self.coef_eigen_  # = test features @ coef_
         self.losses_ = ((yt - pred) ** 2).sum(1)
         sst = float(((yt - yt.mean(0)) ** 2).sum())
         self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
-        nt, d = reps["test"].shape
+        nt, d = pred.shape[0], self.coef_eigen_.shape[0]
         self.flops_ += 2 * nt * d * yt.shape[1] + 3 * nt * yt.shape[1]
         return self
