@@ -60,3 +60,14 @@ def test_bad_overrides_are_refused(
 ) -> None:
     with pytest.raises(TaskonomyError, match=match):
         load_config(overrides={**tiny_config, "train": {**tiny_config["train"], "tasks": tasks}})
+
+
+def test_pixels_overrides_must_name_targets(tiny_config: dict[str, Any]) -> None:
+    """Only targets get a small-data scratch network: naming a source-only task there
+    would be ignored, so it is refused (train.tasks may name it: it trains a network)."""
+    cfg = {**tiny_config, "tasks": [*tiny_config["tasks"], "jigsaw"]}
+    over = {"jigsaw": {"lr": 1e-3}}
+    load_config(overrides={**cfg, "train": {**cfg["train"], "tasks": over}})
+    with pytest.raises(TaskonomyError, match=r"pixels\.tasks names \['jigsaw'\].*target") as info:
+        load_config(overrides={**cfg, "pixels": {**cfg["pixels"], "tasks": over}})
+    assert "\n" not in str(info.value) and "class_scene" in str(info.value)

@@ -358,14 +358,21 @@ class RunConfig(_Strict):
         stray = [n for n in self.novel if n not in self.tasks]
         if stray:
             raise ValueError(f"novel tasks {stray} must also be listed in tasks")
-        for key in ("train", "pixels"):
-            named = getattr(self, key).tasks
-            stray = [n for n in named if n not in self.tasks or get_task(n).head is None]
-            if stray:
-                raise ValueError(
-                    f"{key}.tasks names {stray}, which are not networks of this run: "
-                    f"name tasks of `tasks` that train a network ({', '.join(self.tasks)})"
-                )
+        networks = [n for n in self.tasks if get_task(n).head is not None]
+        stray = [n for n in self.train.tasks if n not in networks]
+        if stray:
+            raise ValueError(
+                f"train.tasks names {stray}, which are not networks of this run: "
+                f"name tasks of `tasks` that train a network ({', '.join(networks)})"
+            )
+        # small-data scratch networks are trained for target tasks only (Gain's baseline)
+        targets = [n for n in networks if get_task(n).role == "task"]
+        stray = [n for n in self.pixels.tasks if n not in targets]
+        if stray:
+            raise ValueError(
+                f"pixels.tasks names {stray}, which have no small-data scratch network in "
+                f"this run: name target tasks of `tasks` ({', '.join(targets)})"
+            )
         return self
 
 
