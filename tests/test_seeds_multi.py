@@ -102,3 +102,46 @@ def test_cli_bad_seeds_is_one_line(tmp_path: Path) -> None:
     lines = [ln for ln in res.output.strip().splitlines() if ln]
     assert len(lines) == 1 and "--seeds" in lines[0], res.output
     assert not (tmp_path / "r").exists()
+
+
+def test_several_seeds_with_estimates_show_the_remeasurement_ceiling(
+    tmp_path: Path, tiny_config: dict[str, Any]
+) -> None:
+    """Each seed's calibration also ranks the other seed's measured affinities against its
+    own, computed exactly as an estimator's rows are."""
+    import csv
+
+    from taskonomy.affinity.table import read_table
+    from taskonomy.evaluate.calibration import POOLED, calibrate
+    from taskonomy.pipeline.config import load_config
+    from taskonomy.pipeline.executors import InProcessExecutor
+    from taskonomy.pipeline.run import run_pipeline
+    from taskonomy.report.estimates import section_estimates
+    from taskonomy.seeds import derived_seed
+
+    over = {**tiny_config, "tasks": ["depth_zbuffer", "normal", "class_scene", "random"],
+            "novel": [], "seeds": [0, 1],
+            "transfer": {"max_order": 1, "steps": 5, "batch_size": 16, "estimate": True},
+            "train": {"steps": 10, "batch_size": 16}, "pixels": {"steps": 5, "batch_size": 16},
+            "taxonomy": {"budgets": [1, 2], "orders": [1]}}  # fmt: skip
+    run_pipeline(load_config(overrides=over), tmp_path, executor=InProcessExecutor())
+    tables = {s: read_table(tmp_path / "seeds" / str(s) / "tables" / "affinities.csv")
+              for s in (0, 1)}  # fmt: skip
+    for seed, other in ((0, 1), (1, 0)):
+        path = tmp_path / "seeds" / str(seed) / "tables" / "estimates_vs_measured.csv"
+        with path.open(encoding="utf-8", newline="") as fh:
+            name = f"measured_seed_{other}"
+            rows = [r for r in csv.DictReader(fh) if r["estimator"] == name]
+        ci_seed = derived_seed(seed, "estimate-calibration", name)
+        want = calibrate(tables[other], tables[seed], seed=ci_seed)
+        assert sorted(r["target"] for r in rows) == sorted(c.target for c in want)
+        got = {r["target"]: r for r in rows}
+        for c in want:
+            r = got[c.target]
+            assert int(r["n"]) == c.n and float(r["spearman"]) == pytest.approx(c.spearman)
+            assert float(r["ci_low"]) == pytest.approx(c.ci_low)
+            assert r["flops_ratio"] == r["seconds"] == ""  # no compute of its own
+        assert rows[-1]["target"] == POOLED
+        assert int(rows[-1]["n"]) == 3 * 4  # 3 targets × (3 task sources + random)
+    html = section_estimates(tmp_path)  # the top level shows the first seed's
+    assert "measured_seed_1" in html and "measuring again" in html

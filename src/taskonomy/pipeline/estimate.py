@@ -411,6 +411,31 @@ def calibration_csv(result: EstimateResult) -> str:
     return buf.getvalue()
 
 
+def seed_rows(
+    own: TransferTable,
+    others: Mapping[int, TransferTable],
+    *,
+    seed: int,
+    replicates: int = 1000,
+    level: float = 0.95,
+) -> str:
+    """Calibration rows (CSV, no header) ranking other seeds' *measured* affinities against
+    ``own``: what measuring again with another training seed gives, the ceiling an
+    estimator can be expected to reach on this run. Estimator ``measured_seed_<j>``; no
+    compute columns (re-measuring costs the transfers once more)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    nan = _fmt(math.nan)
+    for other, table in others.items():
+        name = f"measured_seed_{other}"
+        rows = calibrate(table, own, replicates=replicates, level=level,
+                         seed=derived_seed(seed, "estimate-calibration", name))  # fmt: skip
+        for row in rows:
+            w.writerow([name, row.target, row.n, _fmt(row.spearman), _fmt(row.ci_low),
+                        _fmt(row.ci_high), *[nan] * 6])  # fmt: skip
+    return buf.getvalue()
+
+
 def _total(comps: object) -> Compute:
     out = Compute()
     for c in comps:  # type: ignore[attr-defined]

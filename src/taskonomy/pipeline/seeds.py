@@ -104,6 +104,22 @@ def seed_agreement(
     return out
 
 
+def _seed_ceilings(cfg: RunConfig, results: Sequence[Any]) -> None:
+    """Append to each seed's estimates_vs_measured.csv the other seeds' measured
+    affinities ranked against its own (``measured_seed_<j>`` rows): the estimators'
+    ceiling, what measuring again gives."""
+    from taskonomy.pipeline.estimate import seed_rows
+
+    assert cfg.seeds
+    for seed, r in zip(cfg.seeds, results, strict=True):
+        path = RunFiles(r.run_dir).estimates_vs_measured_csv
+        if not path.is_file():
+            continue
+        others = {s: o.affinities for s, o in zip(cfg.seeds, results, strict=True) if s != seed}
+        text = path.read_text(encoding="utf-8") + seed_rows(r.affinities, others, seed=seed)
+        atomic_write_text(path, text)
+
+
 def run_seeds(
     cfg: RunConfig,
     out: str | os.PathLike[str],
@@ -133,6 +149,8 @@ def run_seeds(
         result.run_dir = dest
         results.append(result)
     atomic_write_text(root.config_path, dump_config(cfg))
+    if cfg.transfer.estimate and len(results) > 1:
+        _seed_ceilings(cfg, results)
     first = results[0]
     # The top level: the first seed's tables, then the planned table and its taxonomies.
     shutil.copytree(first.run_dir / TABLES, root.sub(TABLES), dirs_exist_ok=True)

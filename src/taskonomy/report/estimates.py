@@ -79,6 +79,13 @@ def section_estimates(run_dir: str | os.PathLike[str] | None) -> str:
         "(<code>self</code> left out), with a percentile bootstrap interval over those "
         "transfers; compute is the estimator's against the trained transfers' "
         "(docs/estimate.md).</p>"
+        + (
+            "<p>Rows <code>measured_seed_&lt;j&gt;</code> (runs over several seeds) rank "
+            "another training seed's <em>measured</em> affinities the same way: what "
+            "measuring again gives, so no estimator can be expected to do much better.</p>"
+            if any(r["estimator"].startswith("measured_seed_") for r in pooled)
+            else ""
+        )
         + _table(head, summary)
         + "<p>Spearman per target:</p>"
         + _table(["estimator", *targets], per_target)
