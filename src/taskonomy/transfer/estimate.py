@@ -26,7 +26,7 @@ them per target onto the affinity table's scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -106,9 +106,9 @@ class Basis:
     """One representation's eigenbasis, shared by the probes of every target.
 
     ``kind`` names the estimator family and parameters it was made for (a ``fit`` refuses
-    another's); ``arrays`` hold the eigenvalues, eigenvectors and the split rows already
-    rotated into the basis; ``flops`` is the work of making it, which ``fit`` does not count
-    again when it is given one.
+    another's); ``arrays`` hold the eigenvalues and eigenvectors (and standardization), a
+    few p×p matrices, so that a cache holds many; ``flops`` is the work of making it, which
+    ``fit`` does not count again when it is given one.
     """
 
     kind: str
@@ -313,19 +313,12 @@ class Ridge(Estimator):
         out: dict[str, np.ndarray] = {"rows_small": np.array(xs.shape),
                                       "rows_test": np.array(xt.shape)}  # fmt: skip
         flops = 0
-        parts = [("fit", xs[: n - n_val], xs[n - n_val :]), ("all", xs, xt)] if n_val else [
-            ("all", xs, xt)]  # fmt: skip
-        for tag, rows, other in parts:
+        for tag, rows in ([("fit", xs[: n - n_val])] if n_val else []) + [("all", xs)]:
             mu, sd = rows.mean(0), rows.std(0)
             sd = np.where(sd > 0, sd, 1.0)
-            x = (rows - mu) / sd
-            s_, v, f = _eigenbasis(x)
-            out[f"{tag}_s"] = s_
-            if tag == "all":
-                out["all_v"] = v  # for coef_
-            out[f"{tag}_z"] = x @ v  # (rows, p), centered: the intercept is ȳ
-            out[f"{tag}_zo"] = ((other - mu) / sd) @ v  # held-out or test rows
-            flops += f + 2 * (rows.shape[0] + other.shape[0]) * p * p + 4 * (n + xt.shape[0]) * p
+            s_, v, f = _eigenbasis((rows - mu) / sd)
+            out.update({f"{tag}_mu": mu, f"{tag}_sd": sd, f"{tag}_s": s_, f"{tag}_v": v})
+            flops += f + 4 * rows.shape[0] * p
         return Basis(self.basis_kind(), out, flops)
 
     def basis_kind(self) -> str:
@@ -336,34 +329,41 @@ class Ridge(Estimator):
         b = self.basis(reps) if basis is None else basis
         b.check(self.basis_kind(), reps)
         a = b.arrays
-        ys, yt = labels["small"], labels["test"]
-        n, p = reps["small"].shape
+        xs, ys, yt = reps["small"], labels["small"], labels["test"]
+        n, p = xs.shape
         k = ys.shape[1]
         n_val = self._n_val(n)
         alphas = list(self.alphas)
         flops = b.flops if own else 0
+
+        def solver(tag: str, x: np.ndarray, y: np.ndarray) -> Callable[[float], np.ndarray]:
+            """Ridge coefficients on standardized features by penalty, from the eigenbasis
+            of ``tag``: the labels are projected once."""
+            z = (x - a[f"{tag}_mu"]) / a[f"{tag}_sd"]
+            s_, v = a[f"{tag}_s"], a[f"{tag}_v"]
+            proj = v.T @ (z.T @ (y - y.mean(0)))  # (p, k)
+            scale = float(s_.sum()) / p  # trace(XᵀX)/p
+            return lambda alpha: v @ (proj / (s_ + alpha * scale)[:, None])
+
         if n_val > 0:
-            yf, yv = ys[: n - n_val], ys[n - n_val :]
-            ym = yf.mean(0)
-            proj = a["fit_z"].T @ (yf - ym)  # (p, k) in the eigenbasis
-            scale = float(a["fit_s"].sum()) / p  # trace(XᵀX)/p
-            errs = [float(((yv - a["fit_zo"] @ (proj / (a["fit_s"] + al * scale)[:, None]) - ym)
-                           ** 2).sum()) for al in alphas]  # fmt: skip
+            xf, yf, xv, yv = xs[: n - n_val], ys[: n - n_val], xs[n - n_val :], ys[n - n_val :]
+            zv = (xv - a["fit_mu"]) / a["fit_sd"]
+            fit = solver("fit", xf, yf)
+            errs = [float(((yv - zv @ fit(al) - yf.mean(0)) ** 2).sum()) for al in alphas]
             self.alpha_ = alphas[int(np.argmin(errs))]
-            flops += 2 * (n - n_val) * p * k + len(alphas) * 2 * n_val * p * k
+            flops += 2 * (n - n_val) * p * k + 2 * p * p * k
+            flops += len(alphas) * (2 * p * p * k + 2 * n_val * p * k)
         else:
             self.alpha_ = alphas[0]
-        ym = ys.mean(0)
-        proj = a["all_z"].T @ (ys - ym)
-        scale = float(a["all_s"].sum()) / p
-        c = proj / (a["all_s"] + self.alpha_ * scale)[:, None]
-        self.coef_, self.intercept_ = a["all_v"] @ c, ym  # on standardized features
-        pred = a["all_zo"] @ c + ym
+        coef = solver("all", xs, ys)(self.alpha_)
+        self.coef_, self.intercept_ = coef, ys.mean(0)  # on standardized features
+        pred = ((reps["test"] - a["all_mu"]) / a["all_sd"]) @ coef + self.intercept_
         sst = float(((yt - yt.mean(0)) ** 2).sum())
         self.losses_ = ((yt - pred) ** 2).sum(1)  # per test image: AHP can rank sets by it
         self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
         nt = yt.shape[0]
-        self.flops_ = int(flops + 2 * n * p * k + 2 * p * p * k + 2 * nt * p * k + 3 * nt * k)
+        self.flops_ = int(flops + 2 * n * p * k + 4 * p * p * k + 2 * nt * p * k
+                          + 3 * (n + nt) * p + 3 * nt * k)  # fmt: skip
         return self
 
 
@@ -387,10 +387,8 @@ class LogME(Estimator):
     def basis(self, reps: Splits) -> Basis:
         f, ft = reps["small"], reps["test"]
         s, v, flops = _eigenbasis(f)
-        d = f.shape[1]
-        arrays = {"s": s, "v": v, "z": f @ v, "zt": ft @ v,
-                  "rows_small": np.array(f.shape), "rows_test": np.array(ft.shape)}  # fmt: skip
-        return Basis(self.basis_kind(), arrays, flops + 2 * (f.shape[0] + ft.shape[0]) * d * d)
+        arrays = {"s": s, "v": v, "rows_small": np.array(f.shape), "rows_test": np.array(ft.shape)}
+        return Basis(self.basis_kind(), arrays, flops)
 
     def basis_kind(self) -> str:
         return "logme"  # logme_probe fits the same model: it shares the basis
@@ -399,11 +397,11 @@ class LogME(Estimator):
         own = basis is None
         b = self.basis(reps) if basis is None else basis
         b.check(self.basis_kind(), reps)
-        s, z = b.arrays["s"], b.arrays["z"]
-        y = labels["small"]
-        n, d = z.shape
+        s, v = b.arrays["s"], b.arrays["v"]
+        f, y = reps["small"], labels["small"]
+        n, d = f.shape
         k = y.shape[1]
-        proj = z.T @ y  # (d, k): Vᵀ Fᵀ y
+        proj = v.T @ (f.T @ y)  # (d, k): Vᵀ Fᵀ y
         yy = (y * y).sum(0)
 
         def residual(c: np.ndarray) -> np.ndarray:
@@ -434,11 +432,10 @@ class LogME(Estimator):
             - beta / 2 * beta_de - alpha / 2 * alpha_de - n / 2 * np.log(2 * np.pi)
         )  # fmt: skip
         self.alpha_, self.beta_, self.n_iter_ = alpha, beta, it
-        self.coef_ = b.arrays["v"] @ c  # (d, k) posterior means at those precisions
-        self.coef_eigen_, self.basis_ = c, b  # the probe predicts in the eigenbasis
+        self.coef_ = v @ c  # (d, k) posterior means at those precisions
         self.evidence_ = evidence / n  # per sample, per column
         self.score_ = float(self.evidence_.mean())
-        self.flops_ = int((b.flops if own else 0) + 2 * n * d * k + 2 * n * k + 2 * d * d * k
+        self.flops_ = int((b.flops if own else 0) + 2 * n * d * k + 2 * n * k + 4 * d * d * k
                           + (it + 1) * 14 * d * k)  # fmt: skip
         return self
 
@@ -456,10 +453,10 @@ class LogMEProbe(LogME):
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> LogMEProbe:
         super().fit(reps, labels, basis)
         yt = labels["test"]
-        pred = self.basis_.arrays["zt"] @ self.coef_eigen_  # = test features @ coef_
+        pred = reps["test"] @ self.coef_
         self.losses_ = ((yt - pred) ** 2).sum(1)
         sst = float(((yt - yt.mean(0)) ** 2).sum())
         self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
-        nt, d = pred.shape[0], self.coef_eigen_.shape[0]
+        nt, d = reps["test"].shape
         self.flops_ += 2 * nt * d * yt.shape[1] + 3 * nt * yt.shape[1]
         return self
