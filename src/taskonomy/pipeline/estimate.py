@@ -250,7 +250,6 @@ class _BasisCache:
         self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[object, ...], Basis] = OrderedDict()
         self._bytes = 0
-        self.hits = self.misses = 0
 
     def get(
         self, key: tuple[object, ...], make: Callable[[], Basis | None]
@@ -258,9 +257,7 @@ class _BasisCache:
         """The basis of ``key`` and whether it was made now."""
         if key in self._items:
             self._items.move_to_end(key)
-            self.hits += 1
             return self._items[key], False
-        self.misses += 1
         basis = make()
         if basis is None:
             return None, True
@@ -290,7 +287,7 @@ def _score_sets(
         t0 = time.perf_counter()
         est = make()
         basis = None
-        if bases is not None and est.shares_basis:
+        if bases is not None:  # estimators without a basis make None: nothing is kept
             cache, rows = bases
             basis, made = cache.get((est.basis_kind(), srcs, rows), functools.partial(est.basis, x))
             if made and basis is not None:
@@ -389,6 +386,17 @@ def _fmt(x: float) -> str:
     return "" if not math.isfinite(x) else repr(float(x))
 
 
+def _calibration_row(name: str, row: Calibration, mine: Compute | None,
+                     theirs: Compute | None) -> list[object]:  # fmt: skip
+    """One line of estimates_vs_measured.csv; compute columns empty without ``mine``."""
+    cal = [name, row.target, row.n, _fmt(row.spearman), _fmt(row.ci_low), _fmt(row.ci_high)]
+    if mine is None or theirs is None:
+        return [*cal, *[_fmt(math.nan)] * 6]
+    return [*cal, _fmt(mine.seconds), _fmt(mine.flops), _fmt(theirs.seconds), _fmt(theirs.flops),
+            _fmt(mine.seconds / theirs.seconds if theirs.seconds > 0 else math.nan),
+            _fmt(mine.flops / theirs.flops if theirs.flops > 0 else math.nan)]  # fmt: skip
+
+
 def calibration_csv(result: EstimateResult) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -402,12 +410,7 @@ def calibration_csv(result: EstimateResult) -> str:
             else:
                 mine = per_target.get(row.target, Compute())
                 theirs = result.transfer_compute.get(row.target, Compute())
-            w.writerow([
-                name, row.target, row.n, _fmt(row.spearman), _fmt(row.ci_low), _fmt(row.ci_high),
-                _fmt(mine.seconds), _fmt(mine.flops), _fmt(theirs.seconds), _fmt(theirs.flops),
-                _fmt(mine.seconds / theirs.seconds if theirs.seconds > 0 else math.nan),
-                _fmt(mine.flops / theirs.flops if theirs.flops > 0 else math.nan),
-            ])  # fmt: skip
+            w.writerow(_calibration_row(name, row, mine, theirs))
     return buf.getvalue()
 
 
@@ -425,14 +428,11 @@ def seed_rows(
     compute columns (re-measuring costs the transfers once more)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    nan = _fmt(math.nan)
     for other, table in others.items():
         name = f"measured_seed_{other}"
         rows = calibrate(table, own, replicates=replicates, level=level,
                          seed=derived_seed(seed, "estimate-calibration", name))  # fmt: skip
-        for row in rows:
-            w.writerow([name, row.target, row.n, _fmt(row.spearman), _fmt(row.ci_low),
-                        _fmt(row.ci_high), *[nan] * 6])  # fmt: skip
+        w.writerows(_calibration_row(name, row, None, None) for row in rows)
     return buf.getvalue()
 
 

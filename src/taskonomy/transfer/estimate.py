@@ -60,8 +60,6 @@ class Estimator:
     flops_: int
     #: per-test-image losses (lower = better), for estimators that predict the target
     losses_: np.ndarray | None = None
-    #: whether :meth:`basis` does target-independent work worth sharing across targets
-    shares_basis: ClassVar[bool] = False
 
     def basis_kind(self) -> str:
         """What a :meth:`basis` is made for: estimators whose kinds match share bases."""
@@ -75,6 +73,19 @@ class Estimator:
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> Estimator:
         raise NotImplementedError
+
+    def _prepared(self, reps: Splits, basis: Basis | None) -> tuple[Basis, int]:
+        """``basis`` checked against ``reps`` (made now when None) and the FLOPs ``fit``
+        counts for it: the making's, only when made here."""
+        b = basis if basis is not None else self.basis(reps)
+        assert b is not None  # only estimators that have a basis call this
+        if b.kind != self.basis_kind():
+            raise input_error("estimator basis", b.kind, f"a basis made for {self.basis_kind()}")
+        for split, x in reps.items():
+            if split in b.shapes and b.shapes[split] != x.shape:
+                raise input_error(f"estimator basis of split {split!r}", b.shapes[split],
+                                  f"the representation's shape {x.shape}")  # fmt: skip
+        return b, (b.flops if basis is None else 0)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
@@ -106,27 +117,19 @@ class Basis:
     """One representation's eigenbasis, shared by the probes of every target.
 
     ``kind`` names the estimator family and parameters it was made for (a ``fit`` refuses
-    another's); ``arrays`` hold the eigenvalues and eigenvectors (and standardization), a
-    few p×p matrices, so that a cache holds many; ``flops`` is the work of making it, which
-    ``fit`` does not count again when it is given one.
+    another's, and one made from other shapes); ``arrays`` hold the eigenvalues and
+    eigenvectors (and standardization), a few p×p matrices, so that a cache holds many;
+    ``flops`` is the work of making it, which ``fit`` does not count again when given one.
     """
 
     kind: str
     arrays: Mapping[str, np.ndarray]
     flops: int
+    shapes: Mapping[str, tuple[int, ...]]  # each split's representation it was made from
 
     @property
     def nbytes(self) -> int:
         return sum(int(a.nbytes) for a in self.arrays.values())
-
-    def check(self, kind: str, reps: Splits) -> None:
-        if self.kind != kind:
-            raise input_error("estimator basis", self.kind, f"a basis made for {kind}")
-        for split, x in reps.items():
-            rows = self.arrays.get(f"rows_{split}")
-            if rows is not None and tuple(rows) != x.shape:
-                raise input_error(f"estimator basis of split {split!r}", tuple(rows),
-                                  f"the representation's shape {x.shape}")  # fmt: skip
 
 
 def _eigenbasis(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -288,14 +291,12 @@ class Ridge(Estimator):
     ``losses_``: each test image's squared error, which lets the run rank a target's
     source sets with the same AHP tournament as the measured affinities.
 
-    Everything but the labels' projections is target-independent (:meth:`basis`: the
-    eigenbases of the fitting rows and of the whole split, the rows rotated into them), so
-    one representation probed for many targets is factorized once: per target the cost
-    is then linear in the feature count."""
+    The standardization and eigenbases of the fitting rows and of the whole split are
+    target-independent (:meth:`basis`), so one representation probed for many targets is
+    factorized once: per target only the labels are projected (O(n·p·k + p²·k))."""
 
     name = "ridge"
     target_aware = True
-    shares_basis = True
 
     def __init__(
         self, alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0), val_fraction: float = 0.15
@@ -310,8 +311,7 @@ class Ridge(Estimator):
         xs, xt = reps["small"], reps["test"]
         n, p = xs.shape
         n_val = self._n_val(n)
-        out: dict[str, np.ndarray] = {"rows_small": np.array(xs.shape),
-                                      "rows_test": np.array(xt.shape)}  # fmt: skip
+        out: dict[str, np.ndarray] = {}
         flops = 0
         for tag, rows in ([("fit", xs[: n - n_val])] if n_val else []) + [("all", xs)]:
             mu, sd = rows.mean(0), rows.std(0)
@@ -319,22 +319,19 @@ class Ridge(Estimator):
             s_, v, f = _eigenbasis((rows - mu) / sd)
             out.update({f"{tag}_mu": mu, f"{tag}_sd": sd, f"{tag}_s": s_, f"{tag}_v": v})
             flops += f + 4 * rows.shape[0] * p
-        return Basis(self.basis_kind(), out, flops)
+        return Basis(self.basis_kind(), out, flops, {"small": xs.shape, "test": xt.shape})
 
     def basis_kind(self) -> str:
         return f"ridge(val_fraction={self.val_fraction!r}, n_alphas={len(self.alphas)})"
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> Ridge:
-        own = basis is None
-        b = self.basis(reps) if basis is None else basis
-        b.check(self.basis_kind(), reps)
+        b, flops = self._prepared(reps, basis)
         a = b.arrays
         xs, ys, yt = reps["small"], labels["small"], labels["test"]
         n, p = xs.shape
         k = ys.shape[1]
         n_val = self._n_val(n)
         alphas = list(self.alphas)
-        flops = b.flops if own else 0
 
         def solver(tag: str, x: np.ndarray, y: np.ndarray) -> Callable[[float], np.ndarray]:
             """Ridge coefficients on standardized features by penalty, from the eigenbasis
@@ -378,7 +375,6 @@ class LogME(Estimator):
 
     name = "logme"
     target_aware = True
-    shares_basis = True
 
     def __init__(self, max_iter: int = 50, tol: float = 1e-3) -> None:
         self.max_iter = max_iter
@@ -387,16 +383,14 @@ class LogME(Estimator):
     def basis(self, reps: Splits) -> Basis:
         f, ft = reps["small"], reps["test"]
         s, v, flops = _eigenbasis(f)
-        arrays = {"s": s, "v": v, "rows_small": np.array(f.shape), "rows_test": np.array(ft.shape)}
-        return Basis(self.basis_kind(), arrays, flops)
+        return Basis(self.basis_kind(), {"s": s, "v": v}, flops,
+                     {"small": f.shape, "test": ft.shape})  # fmt: skip
 
     def basis_kind(self) -> str:
         return "logme"  # logme_probe fits the same model: it shares the basis
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> LogME:
-        own = basis is None
-        b = self.basis(reps) if basis is None else basis
-        b.check(self.basis_kind(), reps)
+        b, basis_flops = self._prepared(reps, basis)
         s, v = b.arrays["s"], b.arrays["v"]
         f, y = reps["small"], labels["small"]
         n, d = f.shape
@@ -435,7 +429,7 @@ class LogME(Estimator):
         self.coef_ = v @ c  # (d, k) posterior means at those precisions
         self.evidence_ = evidence / n  # per sample, per column
         self.score_ = float(self.evidence_.mean())
-        self.flops_ = int((b.flops if own else 0) + 2 * n * d * k + 2 * n * k + 4 * d * d * k
+        self.flops_ = int(basis_flops + 2 * n * d * k + 2 * n * k + 4 * d * d * k
                           + (it + 1) * 14 * d * k)  # fmt: skip
         return self
 

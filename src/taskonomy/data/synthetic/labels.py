@@ -78,7 +78,8 @@ def curvature_label(k: F64) -> F32:
 def _surface_derivative(x: F64, jump: B, axis: int) -> tuple[F64, B]:
     """Derivative of ``x`` (V, C, H, W) along image ``axis`` (-1 columns, -2 rows) taken only
     between neighbours on one surface (``jump`` (V, H, W-1) or (V, H-1, W) marks the others):
-    central where both neighbours qualify, one-sided where one does; and where any does."""
+    central where both neighbours qualify, one-sided where one does; and the mask of pixels
+    where either does."""
     n = x.shape[axis]
     lo = [slice(None)] * x.ndim
     hi = [slice(None)] * x.ndim
@@ -112,20 +113,18 @@ def surface_curvature(points: F64, normal: F64, jumps: tuple[B, B]) -> F64:
     e, f, g = (pu * pu).sum(1), (pu * pv).sum(1), (pv * pv).sum(1)  # first form
     l_, n_ = (pu * nu).sum(1), (pv * nv).sum(1)
     m_ = 0.5 * ((pu * nv).sum(1) + (pv * nu).sum(1))  # second form, symmetrized
-    both = okx & oky
     det_i = e * g - f * f
-    good = both & (det_i > 1e-12 * np.maximum(e * g, 1e-300))
+    good = okx & oky & (det_i > 1e-12 * np.maximum(e * g, 1e-300))
     det_i = np.where(good, det_i, 1.0)
     mean = (e * n_ - 2 * f * m_ + g * l_) / (2 * det_i)  # H = (k1 + k2) / 2
     gauss = (l_ * n_ - m_ * m_) / det_i  # K = k1 k2
     root = np.sqrt(np.maximum(mean * mean - gauss, 0.0))
-    k1, k2 = np.where(good, mean + root, 0.0), np.where(good, mean - root, 0.0)
     # one usable axis (a one-pixel sliver): its normal curvature, the other direction 0
     kx = np.where(okx & (e > 0), l_ / np.where(e > 0, e, 1.0), 0.0)
     ky = np.where(oky & (g > 0), n_ / np.where(g > 0, g, 1.0), 0.0)
-    k_one = np.where(okx & ~good, kx, np.where(oky & ~good, ky, 0.0))
-    k1 = np.where(good, k1, np.maximum(k_one, 0.0))
-    k2 = np.where(good, k2, np.minimum(k_one, 0.0))
+    k_one = np.where(okx, kx, ky)  # 0 where neither axis is usable
+    k1 = np.where(good, mean + root, np.maximum(k_one, 0.0))
+    k2 = np.where(good, mean - root, np.minimum(k_one, 0.0))
     return np.stack([k1, k2], 1)
 
 
