@@ -4,6 +4,12 @@ per source (``Estimator.basis``, as ``taskonomy estimate`` does). Rounds interle
 so that a loaded machine slows both alike; prints seconds and counted FLOPs side by side
 and their ratios, and checks that both give the same scores (docs/estimate.md).
 
+Then ridge on the order-2 sets (every pair of sources, for every target), three ways: the
+primal form on each concatenation (p = 2 × 512 features, the pre-dual estimator), the dual
+form on each concatenation (n × n kernels, as the small split has fewer rows than that),
+and the dual form from the sources' kernels summed (``Ridge.part`` once per source,
+``Ridge.combine`` per pair, as ``taskonomy estimate`` does).
+
     python benchmarks/bench_estimate.py                 # laptop-preset shapes (p = 512)
     python benchmarks/bench_estimate.py --sources 4 --targets 4 --rounds 1
 """
@@ -11,11 +17,12 @@ and their ratios, and checks that both give the same scores (docs/estimate.md).
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
 
-from taskonomy.transfer.estimate import Estimator, get_estimator
+from taskonomy.transfer.estimate import Estimator, Ridge, get_estimator
 
 
 def _problem(
@@ -51,11 +58,30 @@ def _run(
     return time.perf_counter() - t0, flops, scores
 
 
+def _pairs(
+    how: str, reps: list[dict[str, np.ndarray]], labels: list[dict[str, np.ndarray]]
+) -> tuple[float, float, list[float]]:
+    t0 = time.perf_counter()
+    flops, scores = 0.0, []
+    est = Ridge(solver="primal" if how == "primal" else "auto")
+    parts = [est.part(x) for x in reps] if how == "parts" else []
+    flops += sum(b.flops for b in parts)
+    for i, j in itertools.combinations(range(len(reps)), 2):
+        x = {s: np.hstack([reps[i][s], reps[j][s]]) for s in reps[i]}
+        basis = est.combine([parts[i], parts[j]]) if parts else est.basis(x)
+        flops += basis.flops
+        for y in labels:
+            fitted = Ridge(solver=est.solver).fit(x, y, basis)
+            flops += fitted.flops_
+            scores.append(fitted.score_)
+    return time.perf_counter() - t0, flops, scores
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", type=int, default=8)
     ap.add_argument("--targets", type=int, default=8)
-    ap.add_argument("--n", type=int, default=1000, help="small-split rows")
+    ap.add_argument("--n", type=int, default=720, help="small-split rows")
     ap.add_argument("--n-test", type=int, default=720)
     ap.add_argument("--p", type=int, default=512, help="features: 32 channels × 4 × 4")
     ap.add_argument("--k", type=int, default=48, help="label columns: 3 channels × 4 × 4")
@@ -77,6 +103,20 @@ def main() -> None:
         np.testing.assert_allclose(rs, ra, rtol=1e-8)  # same estimates
         print(f"{name:<12} {sa:8.2f} {ss:9.2f} {sa / ss:6.1f} "
               f"{fa / 1e9:12.1f} {fs / 1e9:13.1f} {fa / fs:6.1f}")  # fmt: skip
+    print(f"\nridge on the {len(reps) * (len(reps) - 1) // 2} source pairs × {len(labels)} targets "
+          f"(p = {2 * args.p} ≥ n = {args.n}: dual)")  # fmt: skip
+    print(f"{'form':<24} {'s':>8} {'GFLOP':>8} {'s ratio':>8} {'FLOP ratio':>11}  (primal / this)")
+    got: dict[str, tuple[float, float, list[float]]] = {}
+    for _ in range(args.rounds):
+        for how in ("primal", "dual", "parts"):
+            one = _pairs(how, reps, labels)
+            if how not in got or one[0] < got[how][0]:
+                got[how] = one
+    names = {"primal": "primal per pair", "dual": "dual per pair", "parts": "dual, summed kernels"}
+    for how, (sec, fl, sc) in got.items():
+        np.testing.assert_allclose(sc, got["primal"][2], rtol=1e-6)  # same estimates
+        print(f"{names[how]:<24} {sec:8.2f} {fl / 1e9:8.1f} {got['primal'][0] / sec:8.1f} "
+              f"{got['primal'][1] / fl:11.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -226,3 +226,62 @@ def test_logme_and_its_probe_share_a_basis_and_ridge_refuses_it() -> None:
     other = {"small": rng.normal(size=(30, 5)), "test": rng.normal(size=(20, 5))}
     with pytest.raises(TaskonomyError, match="shape"):
         LogME().fit(other, {"small": labels["small"][:30], "test": labels["test"]}, basis)
+
+
+def _wide(seed: int, n: int = 30, n_test: int = 12, p: int = 24) -> tuple[dict, dict]:
+    rng = _rng(seed)
+    reps = {"small": rng.normal(size=(n, p)) * rng.uniform(0.5, 3, p) + 2.0,
+            "test": rng.normal(size=(n_test, p)) + 2.0}  # fmt: skip
+    w = rng.normal(size=(p, 3))
+    labels = {s: x @ w + 3.0 * rng.normal(size=(len(x), 3)) for s, x in reps.items()}
+    return reps, labels
+
+
+def test_ridge_in_its_dual_form_is_the_primal_solution() -> None:
+    reps, labels = _wide(20, n=30, p=48)  # fewer rows than features: the dual form
+    assert Ridge().dual(30, 48) and not Ridge().dual(49, 48) and Ridge(solver="dual").dual(49, 48)
+    dual = Ridge().fit(reps, labels)
+    assert dual.coef_ is None  # no weights formed
+    primal = Ridge(solver="primal").fit(reps, labels)
+    assert primal.coef_ is not None
+    assert dual.alpha_ == primal.alpha_
+    np.testing.assert_allclose(dual.losses_, primal.losses_, rtol=1e-8)
+    assert dual.score_ == pytest.approx(primal.score_, rel=1e-10)
+    # by hand at the picked penalty: standardized with the small split, intercept its mean
+    xs, ys = reps["small"], labels["small"]
+    mu, sd = xs.mean(0), xs.std(0)
+    z = (xs - mu) / sd
+    lam = dual.alpha_ * np.trace(z.T @ z) / 48
+    w = np.linalg.solve(z.T @ z + lam * np.eye(48), z.T @ (ys - ys.mean(0)))
+    pred = (reps["test"] - mu) / sd @ w + ys.mean(0)
+    np.testing.assert_allclose(dual.losses_, ((labels["test"] - pred) ** 2).sum(1), rtol=1e-8)
+
+
+def test_ridge_builds_a_source_sets_dual_basis_from_its_sources_parts() -> None:
+    a, labels = _wide(21, n=30, p=20)
+    b, _ = _wide(22, n=30, p=16)
+    both = {s: np.hstack([a[s], b[s]]) for s in a}
+    est = Ridge()
+    assert est.combines(30, 36) and not est.combines(30, 20)
+    whole, combined = est.basis(both), est.combine([est.part(a), est.part(b)])
+    assert combined.shapes == whole.shapes and combined.arrays.keys() == whole.arrays.keys()
+    for key, arr in whole.arrays.items():
+        np.testing.assert_allclose(combined.arrays[key], arr, rtol=1e-10, atol=1e-10)
+    assert combined.flops < whole.flops / 10  # a sum of kernels, not a product of features
+    np.testing.assert_allclose(Ridge().fit(both, labels, combined).losses_,
+                               Ridge().fit(both, labels).losses_, rtol=1e-8)  # fmt: skip
+    # parts of other rows, or of another estimator's kind, are refused
+    other, _ = _wide(23, n=28, p=16)
+    with pytest.raises(TaskonomyError, match="same rows") as info:
+        est.combine([est.part(a), est.part(other)])
+    assert "\n" not in str(info.value)
+    with pytest.raises(TaskonomyError, match="ridge parts"):
+        Ridge(val_fraction=0.3).combine([est.part(a)])
+    with pytest.raises(TaskonomyError, match=r"auto \| primal \| dual"):
+        Ridge(solver="qr").fit(a, labels)
+    # an all-constant representation predicts the mean, in either form
+    flat = {s: np.ones_like(x) for s, x in a.items()}
+    for f in (flat, {s: np.ones((len(x), 40)) for s, x in a.items()}):
+        got = Ridge().fit(f, labels)
+        want = ((labels["test"] - labels["small"].mean(0)) ** 2).sum(1)
+        np.testing.assert_allclose(got.losses_, want)

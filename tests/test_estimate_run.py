@@ -263,3 +263,31 @@ def test_target_aware_probes_factorize_each_source_set_once(
     # logme_probe reuses logme's bases: its compute is what logme's fit adds on top
     shared = sum(c.flops for c in estimated.compute["logme_probe"].values())
     assert shared < sum(c.flops for c in alone.compute["logme_probe"].values()) / 2
+
+
+def test_ridge_sets_from_summed_source_kernels_change_no_estimate(
+    run_copy: Path, estimated: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a set has no more rows than features, its ridge basis is the sum of its
+    sources' kernels: the same estimates as factorizing the concatenation, less compute."""
+    from taskonomy.transfer.estimate import Ridge
+
+    out = tmp_path / "run"
+    shutil.copytree(run_copy, out)
+    combined: list[int] = []
+    real = Ridge.combine
+
+    def spy(self: Ridge, parts: list[Any]) -> Any:
+        combined.append(len(parts))
+        return real(self, parts)
+
+    monkeypatch.setattr(Ridge, "combine", spy)
+    again = estimate_run(out, ["ridge"], replicates=0)
+    assert max(combined) >= 2  # the tiny run's order-2 sets are wide enough
+    monkeypatch.setattr(Ridge, "combines", lambda self, n, p: False)
+    whole = estimate_run(out, ["ridge"], replicates=0)
+    got, want = dict(again.tables["ridge"]), dict(whole.tables["ridge"])
+    assert got.keys() == want.keys() == dict(estimated.tables["ridge"]).keys()
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+    flops = [sum(c.flops for c in r.compute["ridge"].values()) for r in (again, whole)]
+    assert flops[0] < flops[1]

@@ -289,9 +289,22 @@ def _score_sets(
         basis = None
         if bases is not None:  # estimators without a basis make None: nothing is kept
             cache, rows = bases
-            basis, made = cache.get((est.basis_kind(), srcs, rows), functools.partial(est.basis, x))
-            if made and basis is not None:
+            if est.combines(*x["small"].shape):
+                # from the sources' parts, kept for every set that contains them
+                parts = []
+                for src in srcs:
+                    part, made = cache.get((est.basis_kind(), "part", src, rows),
+                                           functools.partial(est.part, reps[src]))  # fmt: skip
+                    assert part is not None  # an estimator that combines makes parts
+                    comp.add(0.0, part.flops if made else 0)
+                    parts.append(part)
+                basis = est.combine(parts)
                 comp.add(0.0, basis.flops)
+            else:
+                basis, made = cache.get((est.basis_kind(), srcs, rows),
+                                        functools.partial(est.basis, x))  # fmt: skip
+                if made and basis is not None:
+                    comp.add(0.0, basis.flops)
         est.fit(x, labels, basis)
         comp.add(time.perf_counter() - t0, est.flops_)
         key = tuple(sorted(srcs))

@@ -26,12 +26,13 @@ them per target onto the affinity table's scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
+from scipy.linalg import cho_factor, cho_solve
 from scipy.spatial.distance import pdist
 from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
@@ -72,6 +73,20 @@ class Estimator:
         return None
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> Estimator:
+        raise NotImplementedError
+
+    def combines(self, n: int, p: int) -> bool:
+        """Whether the basis of a source set (``n`` small-split rows, ``p`` concatenated
+        features) is built by :meth:`combine` from each source's :meth:`part`: then a
+        caller keeps the parts, which every set containing the source shares."""
+        return False
+
+    def part(self, reps: Splits) -> Basis | None:
+        """One source's share of a concatenation's basis (see :meth:`combines`)."""
+        return None
+
+    def combine(self, parts: Sequence[Basis]) -> Basis:
+        """The basis of the sources' concatenated features from their parts (:meth:`part`)."""
         raise NotImplementedError
 
     def _prepared(self, reps: Splits, basis: Basis | None) -> tuple[Basis, int]:
@@ -291,47 +306,129 @@ class Ridge(Estimator):
     ``losses_``: each test image's squared error, which lets the run rank a target's
     source sets with the same AHP tournament as the measured affinities.
 
-    The standardization and eigenbases of the fitting rows and of the whole split are
-    target-independent (:meth:`basis`), so one representation probed for many targets is
-    factorized once: per target only the labels are projected (O(n·p·k + p²·k))."""
+    Two exact forms of one solution, by shape. With more rows than features (*primal*),
+    the standardization and eigenbases of the fitting rows and of the whole split are
+    target-independent (:meth:`basis`): per target only the labels are projected
+    (O(n·p·k + p²·k)). With no more rows than features (*dual*, ``n ≤ p``), the solution
+    is ``Zᵀ(ZZᵀ + λI)⁻¹y``: the basis holds the rows' linear kernels of the standardized
+    features, a fit factorizes ``n × n`` systems (one Cholesky per penalty). A source set's
+    kernel is the sum of its sources' (each column is standardized on its own), so
+    :meth:`combine` builds a concatenation's basis from its sources' parts (:meth:`part`) in
+    O(n²) instead of O(n²·p), and the higher-order sets of a run share first-order work."""
 
     name = "ridge"
     target_aware = True
+    coef_: np.ndarray | None  # (p, k) on standardized features; None in the dual form
+
+    SOLVERS: ClassVar[tuple[str, ...]] = ("auto", "primal", "dual")
 
     def __init__(
-        self, alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0), val_fraction: float = 0.15
+        self,
+        alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0),
+        val_fraction: float = 0.15,
+        solver: str = "auto",
     ) -> None:
         self.alphas = alphas
         self.val_fraction = val_fraction
+        self.solver = solver  # auto: dual when n ≤ p
 
     def _n_val(self, n: int) -> int:
         return round(self.val_fraction * n) if len(self.alphas) > 1 else 0
 
+    def _phases(self, xs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """(tag, rows) whose statistics standardize: the fitting rows, then the whole split."""
+        n_val = self._n_val(xs.shape[0])
+        return ([("fit", xs[: xs.shape[0] - n_val])] if n_val else []) + [("all", xs)]
+
+    def dual(self, n: int, p: int) -> bool:
+        """Whether ``n`` small-split rows of ``p`` features are solved in the dual form."""
+        if self.solver not in self.SOLVERS:
+            raise input_error("ridge solver", self.solver, " | ".join(self.SOLVERS))
+        return self.solver == "dual" or (self.solver == "auto" and n <= p)
+
     def basis(self, reps: Splits) -> Basis:
         xs, xt = reps["small"], reps["test"]
-        n, p = xs.shape
-        n_val = self._n_val(n)
+        if self.dual(*xs.shape):
+            return self.part(reps)
+        p = xs.shape[1]
         out: dict[str, np.ndarray] = {}
         flops = 0
-        for tag, rows in ([("fit", xs[: n - n_val])] if n_val else []) + [("all", xs)]:
-            mu, sd = rows.mean(0), rows.std(0)
-            sd = np.where(sd > 0, sd, 1.0)
+        for tag, rows in self._phases(xs):
+            mu, sd = _standardizer(rows)
             s_, v, f = _eigenbasis((rows - mu) / sd)
             out.update({f"{tag}_mu": mu, f"{tag}_sd": sd, f"{tag}_s": s_, f"{tag}_v": v})
             flops += f + 4 * rows.shape[0] * p
         return Basis(self.basis_kind(), out, flops, {"small": xs.shape, "test": xt.shape})
 
+    def part(self, reps: Splits) -> Basis:
+        """The dual basis of ``reps`` (any shape): per phase, the linear kernel of the
+        standardized fitting rows and its rows against the rows it predicts (held-out rows
+        for ``fit``, the test split for ``all``), and the feature count."""
+        xs, xt = reps["small"], reps["test"]
+        n, p = xs.shape
+        n_fit = n - self._n_val(n)
+        out: dict[str, np.ndarray] = {"p": np.array([float(p)])}
+        flops = 0
+        for tag, rows in self._phases(xs):
+            mu, sd = _standardizer(rows)
+            z = (rows - mu) / sd
+            other = (xs[n_fit:] if tag == "fit" else xt) - mu
+            zo = other / sd
+            out[f"{tag}_k"], out[f"{tag}_ko"] = z @ z.T, zo @ z.T
+            m = rows.shape[0]
+            flops += 2 * m * m * p + 2 * zo.shape[0] * m * p + 4 * (m + zo.shape[0]) * p
+        return Basis(self.basis_kind(), out, flops, {"small": xs.shape, "test": xt.shape})
+
+    def combines(self, n: int, p: int) -> bool:
+        return self.dual(n, p)
+
+    def combine(self, parts: Sequence[Basis]) -> Basis:
+        """The dual basis of the parts' concatenated features: the kernels' sum."""
+        if not parts:
+            raise input_error("ridge parts", 0, "one basis per source of the set")
+        kinds = {b.kind for b in parts}
+        rows = {(b.shapes["small"][0], b.shapes["test"][0]) for b in parts}
+        dual = all("p" in b.arrays for b in parts)
+        if kinds != {self.basis_kind()} or len(rows) != 1 or not dual:
+            want = f"dual parts made by {self.basis_kind()} from the same rows"
+            raise input_error("ridge parts", sorted(kinds), want)
+        arrays = {key: sum(b.arrays[key] for b in parts[1:]) + parts[0].arrays[key]
+                  for key in parts[0].arrays}  # fmt: skip
+        (n, nt), p = rows.pop(), sum(b.shapes["small"][1] for b in parts)
+        flops = (len(parts) - 1) * sum(int(a.size) for a in arrays.values())
+        return Basis(self.basis_kind(), arrays, flops, {"small": (n, p), "test": (nt, p)})
+
     def basis_kind(self) -> str:
-        return f"ridge(val_fraction={self.val_fraction!r}, n_alphas={len(self.alphas)})"
+        return (
+            f"ridge(val_fraction={self.val_fraction!r}, n_alphas={len(self.alphas)}, "
+            f"solver={self.solver!r})"
+        )
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> Ridge:
         b, flops = self._prepared(reps, basis)
-        a = b.arrays
         xs, ys, yt = reps["small"], labels["small"], labels["test"]
+        n_val = self._n_val(xs.shape[0])
+        if "p" in b.arrays:
+            self._fit_dual(b, ys, yt, n_val)
+        else:
+            self._fit_primal(b, reps, ys, yt, n_val)
+        sst = float(((yt - yt.mean(0)) ** 2).sum())
+        assert self.losses_ is not None
+        self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
+        self.flops_ = int(flops + self.flops_ + 3 * yt.size)
+        return self
+
+    def _pick(self, errs: list[float]) -> float:
+        return self.alphas[int(np.argmin(errs))] if errs else self.alphas[0]
+
+    def _fit_primal(
+        self, b: Basis, reps: Splits, ys: np.ndarray, yt: np.ndarray, n_val: int
+    ) -> None:
+        a = b.arrays
+        xs = reps["small"]
         n, p = xs.shape
         k = ys.shape[1]
-        n_val = self._n_val(n)
-        alphas = list(self.alphas)
+        flops = 0
 
         def solver(tag: str, x: np.ndarray, y: np.ndarray) -> Callable[[float], np.ndarray]:
             """Ridge coefficients on standardized features by penalty, from the eigenbasis
@@ -340,28 +437,77 @@ class Ridge(Estimator):
             s_, v = a[f"{tag}_s"], a[f"{tag}_v"]
             proj = v.T @ (z.T @ (y - y.mean(0)))  # (p, k)
             scale = float(s_.sum()) / p  # trace(XᵀX)/p
-            return lambda alpha: v @ (proj / (s_ + alpha * scale)[:, None])
+            return lambda alpha: v @ (proj / _floor(s_ + alpha * scale)[:, None])
 
+        errs = []
         if n_val > 0:
             xf, yf, xv, yv = xs[: n - n_val], ys[: n - n_val], xs[n - n_val :], ys[n - n_val :]
             zv = (xv - a["fit_mu"]) / a["fit_sd"]
             fit = solver("fit", xf, yf)
-            errs = [float(((yv - zv @ fit(al) - yf.mean(0)) ** 2).sum()) for al in alphas]
-            self.alpha_ = alphas[int(np.argmin(errs))]
+            errs = [float(((yv - zv @ fit(al) - yf.mean(0)) ** 2).sum()) for al in self.alphas]
             flops += 2 * (n - n_val) * p * k + 2 * p * p * k
-            flops += len(alphas) * (2 * p * p * k + 2 * n_val * p * k)
-        else:
-            self.alpha_ = alphas[0]
+            flops += len(self.alphas) * (2 * p * p * k + 2 * n_val * p * k)
+        self.alpha_ = self._pick(errs)
         coef = solver("all", xs, ys)(self.alpha_)
         self.coef_, self.intercept_ = coef, ys.mean(0)  # on standardized features
         pred = ((reps["test"] - a["all_mu"]) / a["all_sd"]) @ coef + self.intercept_
-        sst = float(((yt - yt.mean(0)) ** 2).sum())
         self.losses_ = ((yt - pred) ** 2).sum(1)  # per test image: AHP can rank sets by it
-        self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
         nt = yt.shape[0]
-        self.flops_ = int(flops + 2 * n * p * k + 4 * p * p * k + 2 * nt * p * k
-                          + 3 * (n + nt) * p + 3 * nt * k)  # fmt: skip
-        return self
+        self.flops_ = flops + 2 * n * p * k + 4 * p * p * k + 2 * nt * p * k + 3 * (n + nt) * p
+
+    def _fit_dual(self, b: Basis, ys: np.ndarray, yt: np.ndarray, n_val: int) -> None:
+        a = b.arrays
+        p = float(a["p"][0])
+        n = ys.shape[0]
+        flops = 0
+
+        def predict(tag: str, y: np.ndarray, alpha: float) -> np.ndarray:
+            """Predictions for ``tag``'s other rows: ``K_o (K + λI)⁻¹ (y − ȳ) + ȳ``."""
+            nonlocal flops
+            kk, ko = a[f"{tag}_k"], a[f"{tag}_ko"]
+            m, k = y.shape
+            trace = float(np.trace(kk))  # 0 only when no feature varies (a PSD kernel)
+            lam = alpha * trace / p
+            if not trace > 0:  # the mean alone
+                c = np.zeros_like(y)
+            elif lam > 0:
+                system = kk.copy()
+                system.flat[:: m + 1] += lam
+                c = _spd_solve(system, y - y.mean(0))
+            else:  # no penalty: the minimum-norm least-squares solution
+                c = np.linalg.lstsq(kk, y - y.mean(0), rcond=None)[0]
+            flops += m**3 // 3 + 2 * m * m * k + 2 * ko.shape[0] * m * k
+            return ko @ c + y.mean(0)
+
+        errs = []
+        if n_val > 0:
+            yf, yv = ys[: n - n_val], ys[n - n_val :]
+            errs = [float(((yv - predict("fit", yf, al)) ** 2).sum()) for al in self.alphas]
+        self.alpha_ = self._pick(errs)
+        self.coef_, self.intercept_ = None, ys.mean(0)  # dual form: no weights formed
+        self.losses_ = ((yt - predict("all", ys, self.alpha_)) ** 2).sum(1)
+        self.flops_ = flops
+
+
+def _standardizer(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where a column is constant)."""
+    mu, sd = rows.mean(0), rows.std(0)
+    return mu, np.where(sd > 0, sd, 1.0)
+
+
+def _floor(d: np.ndarray) -> np.ndarray:
+    """Eigenvalues + penalty as divisors: 0 (no penalty, a direction without variance,
+    where the projection is 0 too) becomes 1 so that the direction's weight is 0."""
+    return np.where(d > 0, d, 1.0)
+
+
+def _spd_solve(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``a⁻¹ y`` for a symmetric positive definite ``a`` (a kernel plus a penalty):
+    Cholesky, least squares if rounding made it indefinite."""
+    try:
+        return cho_solve(cho_factor(a, lower=True, check_finite=False), y, check_finite=False)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, y, rcond=None)[0]
 
 
 @register
