@@ -127,11 +127,13 @@ def _log_evidence(f: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> fl
     return float(-0.5 * (y @ np.linalg.solve(cov, y) + logdet + n * np.log(2 * np.pi)))
 
 
-def test_logme_evidence_equals_the_marginal_likelihood_at_its_precisions() -> None:
+@pytest.mark.parametrize("d", [4, 45])  # primal (n > d) and dual (n ≤ d) forms
+def test_logme_evidence_equals_the_marginal_likelihood_at_its_precisions(d: int) -> None:
     rng = _rng(13)
-    f = rng.normal(size=(30, 4))
-    y = f @ rng.normal(size=(4, 2)) + 0.5 * rng.normal(size=(30, 2))
+    f = rng.normal(size=(30, d))
+    y = f[:, :4] @ rng.normal(size=(4, 2)) + 0.5 * rng.normal(size=(30, 2))
     est = LogME().fit(_split(f), _split(y))
+    assert (est.coef_ is None) == (d >= 30)
     for j in range(2):
         want = _log_evidence(f, y[:, j], est.alpha_[j], est.beta_[j]) / 30
         assert est.evidence_[j] == pytest.approx(want, rel=1e-9)
@@ -163,14 +165,15 @@ def test_label_matrix_one_hot_pools_maps_and_honours_masks() -> None:
     assert out[0, 1] == pytest.approx((2 + 3 + 6 + 7) / 4)
 
 
-def test_logme_probe_is_ridge_at_the_evidence_optimal_penalty() -> None:
+@pytest.mark.parametrize("d", [4, 70])  # primal (n > d) and dual (n ≤ d) forms
+def test_logme_probe_is_ridge_at_the_evidence_optimal_penalty(d: int) -> None:
     rng = _rng(16)
-    f, ft = rng.normal(size=(50, 4)), rng.normal(size=(20, 4))
-    w = rng.normal(size=(4, 1))
+    f, ft = rng.normal(size=(50, d)), rng.normal(size=(20, d))
+    w = rng.normal(size=(d, 1)) * (np.arange(d) < 4)[:, None]
     y, yt = f @ w + 0.5 * rng.normal(size=(50, 1)), ft @ w + 0.5 * rng.normal(size=(20, 1))
     est = LogMEProbe().fit({"small": f, "test": ft}, {"small": y, "test": yt})
     lam = est.alpha_[0] / est.beta_[0]
-    coef = np.linalg.solve(f.T @ f + lam * np.eye(4), f.T @ y)  # the posterior mean
+    coef = np.linalg.solve(f.T @ f + lam * np.eye(d), f.T @ y)  # the posterior mean
     assert est.losses_ == pytest.approx(((yt - ft @ coef) ** 2).sum(1))
     assert est.score_ == pytest.approx(1 - est.losses_.sum() / ((yt - yt.mean()) ** 2).sum())
 
@@ -285,3 +288,25 @@ def test_ridge_builds_a_source_sets_dual_basis_from_its_sources_parts() -> None:
         got = Ridge().fit(f, labels)
         want = ((labels["test"] - labels["small"].mean(0)) ** 2).sum(1)
         np.testing.assert_allclose(got.losses_, want)
+
+
+def test_logme_builds_a_source_sets_dual_basis_from_its_sources_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, labels = _wide(24, n=30, p=20)
+    b, _ = _wide(25, n=30, p=16)
+    both = {s: np.hstack([a[s], b[s]]) for s in a}
+    est = LogMEProbe()
+    assert est.combines(30, 36) and not est.combines(30, 20)
+    combined = est.combine([est.part(a), est.part(b)])
+    assert combined.kind == LogME().basis_kind() and combined.shapes["small"] == (30, 36)
+    got = LogMEProbe().fit(both, labels, combined)
+    alone = LogMEProbe().fit(both, labels)
+    monkeypatch.setattr(LogME, "combines", lambda self, n, p: False)  # the primal form
+    primal = LogMEProbe().fit(both, labels)
+    assert primal.coef_ is not None and got.coef_ is None
+    for other in (alone, primal):
+        np.testing.assert_allclose(got.evidence_, other.evidence_, rtol=1e-7)
+        np.testing.assert_allclose(got.losses_, other.losses_, rtol=1e-7)
+    with pytest.raises(TaskonomyError, match="logme parts"):
+        est.combine([est.part(a), Ridge().part(b)])

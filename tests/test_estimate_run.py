@@ -260,34 +260,68 @@ def test_target_aware_probes_factorize_each_source_set_once(
         assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
         flops = [sum(c.flops for c in r.compute[name].values()) for r in (estimated, alone)]
         assert flops[0] < flops[1]
-    # logme_probe reuses logme's bases: its compute is what logme's fit adds on top
+    # logme_probe reuses logme's bases: with logme before it, it makes none of its own
     shared = sum(c.flops for c in estimated.compute["logme_probe"].values())
-    assert shared < sum(c.flops for c in alone.compute["logme_probe"].values()) / 2
+    assert shared < sum(c.flops for c in alone.compute["logme_probe"].values())
+    from taskonomy.transfer.estimate import LogME
+
+    made: list[str] = []
+    for method in ("basis", "part"):
+        real = getattr(LogME, method)
+        monkeypatch.setattr(LogME, method, lambda self, reps, _m=method, _r=real: (
+            made.append(_m), _r(self, reps))[1])  # fmt: skip
+    estimate_run(out, ["logme"], replicates=0)
+    by_logme = list(made)
+    estimate_run(out, ["logme", "logme_probe"], replicates=0)
+    assert by_logme and made[len(by_logme) :] == by_logme
 
 
-def test_ridge_sets_from_summed_source_kernels_change_no_estimate(
-    run_copy: Path, estimated: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("name", ["ridge", "logme_probe"])
+def test_sets_from_summed_source_kernels_change_no_estimate(
+    run_copy: Path, estimated: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    """Where a set has no more rows than features, its ridge basis is the sum of its
-    sources' kernels: the same estimates as factorizing the concatenation, less compute."""
-    from taskonomy.transfer.estimate import Ridge
+    """Where a set has no more rows than features, the probes' basis comes from the sum
+    of its sources' kernels: the same estimates as factorizing the concatenation."""
+    from taskonomy.transfer.estimate import Estimator, get_estimator
 
+    cls = get_estimator(name)
     out = tmp_path / "run"
     shutil.copytree(run_copy, out)
     combined: list[int] = []
-    real = Ridge.combine
+    real = cls.combine
 
-    def spy(self: Ridge, parts: list[Any]) -> Any:
+    def spy(self: Estimator, parts: list[Any]) -> Any:
         combined.append(len(parts))
         return real(self, parts)
 
-    monkeypatch.setattr(Ridge, "combine", spy)
-    again = estimate_run(out, ["ridge"], replicates=0)
+    monkeypatch.setattr(cls, "combine", spy)
+    again = estimate_run(out, [name], replicates=0)
     assert max(combined) >= 2  # the tiny run's order-2 sets are wide enough
-    monkeypatch.setattr(Ridge, "combines", lambda self, n, p: False)
-    whole = estimate_run(out, ["ridge"], replicates=0)
-    got, want = dict(again.tables["ridge"]), dict(whole.tables["ridge"])
-    assert got.keys() == want.keys() == dict(estimated.tables["ridge"]).keys()
+    monkeypatch.setattr(cls, "combines", lambda self, n, p: False)
+    whole = estimate_run(out, [name], replicates=0)
+    got, want = dict(again.tables[name]), dict(whole.tables[name])
+    assert got.keys() == want.keys() == dict(estimated.tables[name]).keys()
     assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
-    flops = [sum(c.flops for c in r.compute["ridge"].values()) for r in (again, whole)]
+    flops = [sum(c.flops for c in r.compute[name].values()) for r in (again, whole)]
     assert flops[0] < flops[1]
+
+
+def test_rows_key_tells_view_tuples_from_single_views(
+    run_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A three-view target whose tuples are consecutive views lists, flattened, the same
+    views as a single-view target: the two must not share cached bases."""
+    import taskonomy.pipeline.estimate as pe
+
+    rd = RunDir(run_copy)
+    reader = pe._RunReader(rd, load_config(rd.config_path))
+    views = np.arange(12, dtype=np.int64)
+    shapes = {"depth_zbuffer": (12, 1), "normal": (4, 3)}
+
+    def fake_views(bank: Any, target: str, split: str) -> tuple[np.ndarray, None]:
+        return views.reshape(shapes[target]), None
+
+    monkeypatch.setattr(pe, "sample_views", fake_views)
+    assert reader.rows_key("depth_zbuffer") != reader.rows_key("normal")
+    shapes["normal"] = (12, 1)  # the same rows: the same key
+    assert reader.rows_key("depth_zbuffer") == reader.rows_key("normal")

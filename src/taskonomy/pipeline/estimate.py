@@ -160,7 +160,10 @@ class _RunReader:
         h = hashlib.blake2b(get_task(target).input.encode(), digest_size=16)
         for split in SPLITS:
             views, _ = sample_views(self.bank, target, split)
-            h.update(split.encode() + np.ascontiguousarray(views, dtype=np.int64).tobytes())
+            # the shape too: a multi-view target's view tuples can list the same views in
+            # the same order as a single-view target's rows
+            h.update(f"{split}{views.shape}".encode())
+            h.update(np.ascontiguousarray(views, dtype=np.int64).tobytes())
         return h.hexdigest()
 
     def own_reps(self, target: str) -> dict[str, np.ndarray]:
@@ -289,22 +292,12 @@ def _score_sets(
         basis = None
         if bases is not None:  # estimators without a basis make None: nothing is kept
             cache, rows = bases
+            make_basis: Callable[[], Basis | None] = functools.partial(est.basis, x)
             if est.combines(*x["small"].shape):
-                # from the sources' parts, kept for every set that contains them
-                parts = []
-                for src in srcs:
-                    part, made = cache.get((est.basis_kind(), "part", src, rows),
-                                           functools.partial(est.part, reps[src]))  # fmt: skip
-                    assert part is not None  # an estimator that combines makes parts
-                    comp.add(0.0, part.flops if made else 0)
-                    parts.append(part)
-                basis = est.combine(parts)
+                make_basis = functools.partial(_from_parts, est, reps, srcs, comp, bases)
+            basis, made = cache.get((est.basis_kind(), srcs, rows), make_basis)
+            if made and basis is not None:
                 comp.add(0.0, basis.flops)
-            else:
-                basis, made = cache.get((est.basis_kind(), srcs, rows),
-                                        functools.partial(est.basis, x))  # fmt: skip
-                if made and basis is not None:
-                    comp.add(0.0, basis.flops)
         est.fit(x, labels, basis)
         comp.add(time.perf_counter() - t0, est.flops_)
         key = tuple(sorted(srcs))
@@ -312,6 +305,26 @@ def _score_sets(
         if losses is not None and est.losses_ is not None:
             losses[key] = est.losses_
     return out
+
+
+def _from_parts(
+    est: Estimator,
+    reps: Mapping[str, Mapping[str, np.ndarray]],
+    srcs: tuple[str, ...],
+    comp: Compute,
+    bases: tuple[_BasisCache, str],
+) -> Basis:
+    """A source set's basis combined from its sources' parts (:meth:`Estimator.part`),
+    each kept in the cache for every set that contains the source."""
+    cache, rows = bases
+    parts = []
+    for src in srcs:
+        part, made = cache.get((est.basis_kind(), "part", src, rows),
+                               functools.partial(est.part, reps[src]))  # fmt: skip
+        assert part is not None  # an estimator that combines makes parts
+        comp.add(0.0, part.flops if made else 0)
+        parts.append(part)
+    return est.combine(parts)
 
 
 def _ahp_scale(losses: Mapping[Transfer, np.ndarray], comp: Compute) -> dict[Transfer, float]:

@@ -521,6 +521,8 @@ class LogME(Estimator):
 
     name = "logme"
     target_aware = True
+    coef_: np.ndarray | None  # (d, k) posterior means; None in the dual form
+    dual_coef_: np.ndarray | None  # (n, k) weights on the small split's rows (dual form)
 
     def __init__(self, max_iter: int = 50, tol: float = 1e-3) -> None:
         self.max_iter = max_iter
@@ -528,20 +530,62 @@ class LogME(Estimator):
 
     def basis(self, reps: Splits) -> Basis:
         f, ft = reps["small"], reps["test"]
+        if self.combines(*f.shape):
+            return self.combine([self.part(reps)])
         s, v, flops = _eigenbasis(f)
         return Basis(self.basis_kind(), {"s": s, "v": v}, flops,
                      {"small": f.shape, "test": ft.shape})  # fmt: skip
+
+    def combines(self, n: int, p: int) -> bool:
+        # n ≤ d: the dual form, FFᵀ = UΣUᵀ has the nonzero eigenvalues of FᵀF; the
+        # concatenation's FFᵀ is the sum of its sources'
+        return n <= p
+
+    def part(self, reps: Splits) -> Basis:
+        """The linear kernels of the small split's rows, with themselves and with the test
+        split's (for the probe's predictions), and the feature count."""
+        f, ft = reps["small"], reps["test"]
+        n, d = f.shape
+        arrays = {"k": f @ f.T, "kt": ft @ f.T, "d": np.array([float(d)])}
+        flops = 2 * n * n * d + 2 * ft.shape[0] * n * d
+        return Basis("logme-part", arrays, flops, {"small": f.shape, "test": ft.shape})
+
+    def combine(self, parts: Sequence[Basis]) -> Basis:
+        """The dual eigenbasis of the parts' concatenated features: eigh of the summed kernel."""
+        rows = {(b.shapes["small"][0], b.shapes["test"][0]) for b in parts}
+        if not parts or {b.kind for b in parts} != {"logme-part"} or len(rows) != 1:
+            raise input_error("logme parts", sorted({b.kind for b in parts}),
+                              "logme-part bases made from the same rows")  # fmt: skip
+        (n, nt), d = rows.pop(), sum(b.shapes["small"][1] for b in parts)
+        k = sum(b.arrays["k"] for b in parts[1:]) + parts[0].arrays["k"]
+        kt = sum(b.arrays["kt"] for b in parts[1:]) + parts[0].arrays["kt"]
+        s, u = np.linalg.eigh(k)
+        arrays = {"s": np.clip(s, 0.0, None), "u": u, "kt": kt, "d": np.array([float(d)])}
+        flops = (len(parts) - 1) * (n * n + nt * n) + 9 * n**3
+        return Basis(self.basis_kind(), arrays, flops, {"small": (n, d), "test": (nt, d)})
 
     def basis_kind(self) -> str:
         return "logme"  # logme_probe fits the same model: it shares the basis
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> LogME:
         b, basis_flops = self._prepared(reps, basis)
-        s, v = b.arrays["s"], b.arrays["v"]
         f, y = reps["small"], labels["small"]
         n, d = f.shape
         k = y.shape[1]
-        proj = v.T @ (f.T @ y)  # (d, k): Vᵀ Fᵀ y
+        dual = "u" in b.arrays
+        if dual:
+            # in FᵀF's eigenbasis the directions of FFᵀ's eigenvectors u carry Vᵀ Fᵀ y =
+            # √s · uᵀ y; the other d − n have eigenvalue 0 and no projection
+            s_n, u = b.arrays["s"], b.arrays["u"]
+            uy = u.T @ y  # (n, k)
+            s = np.concatenate([s_n, np.zeros(max(d - s_n.shape[0], 0))])
+            proj = np.zeros((s.shape[0], k))
+            proj[: s_n.shape[0]] = np.sqrt(s_n)[:, None] * uy
+            head_flops = 2 * n * n * k
+        else:
+            s, v = b.arrays["s"], b.arrays["v"]
+            proj = v.T @ (f.T @ y)  # (d, k): Vᵀ Fᵀ y
+            head_flops = 2 * n * d * k + 2 * d * d * k
         yy = (y * y).sum(0)
 
         def residual(c: np.ndarray) -> np.ndarray:
@@ -572,12 +616,27 @@ class LogME(Estimator):
             - beta / 2 * beta_de - alpha / 2 * alpha_de - n / 2 * np.log(2 * np.pi)
         )  # fmt: skip
         self.alpha_, self.beta_, self.n_iter_ = alpha, beta, it
-        self.coef_ = v @ c  # (d, k) posterior means at those precisions
+        if dual:  # posterior means as weights on the small split's rows: w = Fᵀ U (c / √s)
+            rows_w = uy * (beta[None, :] / den[: s_n.shape[0]])  # c / √s, also where s = 0
+            self.coef_, self.dual_coef_ = None, u @ rows_w  # (n, k)
+            head_flops += 2 * n * n * k
+        else:
+            self.coef_, self.dual_coef_ = v @ c, None  # (d, k) posterior means
+            head_flops += 2 * d * d * k
         self.evidence_ = evidence / n  # per sample, per column
         self.score_ = float(self.evidence_.mean())
-        self.flops_ = int(basis_flops + 2 * n * d * k + 2 * n * k + 4 * d * d * k
-                          + (it + 1) * 14 * d * k)  # fmt: skip
+        self.flops_ = int(basis_flops + head_flops + 2 * n * k + (it + 1) * 14 * d * k)
+        self.basis_ = b
         return self
+
+    def _predict_test(self, reps: Splits) -> tuple[np.ndarray, int]:
+        """The posterior mean's predictions of the test split, and their FLOPs."""
+        nt, d = reps["test"].shape
+        if self.dual_coef_ is not None:  # F_t w = (F_t Fᵀ) U (c / √s)
+            n, k = self.dual_coef_.shape
+            return self.basis_.arrays["kt"] @ self.dual_coef_, 2 * nt * n * k
+        assert self.coef_ is not None
+        return reps["test"] @ self.coef_, 2 * nt * d * self.coef_.shape[1]
 
 
 @register
@@ -593,10 +652,9 @@ class LogMEProbe(LogME):
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> LogMEProbe:
         super().fit(reps, labels, basis)
         yt = labels["test"]
-        pred = reps["test"] @ self.coef_
+        pred, flops = self._predict_test(reps)
         self.losses_ = ((yt - pred) ** 2).sum(1)
         sst = float(((yt - yt.mean(0)) ** 2).sum())
         self.score_ = 1.0 - float(self.losses_.sum()) / sst if sst > 0 else 0.0
-        nt, d = reps["test"].shape
-        self.flops_ += 2 * nt * d * yt.shape[1] + 3 * nt * yt.shape[1]
+        self.flops_ += flops + 3 * yt.size
         return self
