@@ -246,8 +246,9 @@ class _BasisCache:
     """Estimators' target-independent bases (:meth:`Estimator.basis`) by (estimator kind,
     source set, sample rows), least recently used dropped beyond ``max_bytes``: every
     target shares the first-order sources' factorizations, and targets that pick the same
-    higher-order sets share theirs. A basis is counted in the compute of the target that
-    made it."""
+    higher-order sets share theirs. Estimators that build a set's basis from its sources'
+    parts (:meth:`Estimator.combines`) keep the parts here too, keyed per source. A basis is
+    counted in the compute of the target that made it."""
 
     def __init__(self, max_bytes: int = 1 << 30) -> None:
         self.max_bytes = max_bytes
