@@ -22,6 +22,7 @@ every executor; the executor's ``threads`` applies only to jobs that leave it un
 from __future__ import annotations
 
 import concurrent.futures as cf
+import concurrent.futures.process as cf_process
 import multiprocessing
 import os
 import shutil
@@ -207,11 +208,21 @@ class ProcessPoolExecutor(Executor):
         if pool is None:
             return
         procs = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.kill()
         for proc in procs:
             proc.join(timeout=10)
+        if manager is not None:
+            # The pool's manager thread sees the killed workers and closes its wake-up pipe;
+            # before Python 3.12, the interpreter's exit hook could write to that pipe while
+            # it was being closed (an EBADF traceback after the clean stop, seen in CI).
+            # Let the thread finish first, then unregister it from the hook.
+            manager.join(timeout=10)
+            wakeups = getattr(cf_process, "_threads_wakeups", None)
+            if wakeups is not None and not manager.is_alive():
+                wakeups.pop(manager, None)
 
     def __exit__(self, *exc: object) -> None:
         if exc and exc[0] is not None:
