@@ -25,7 +25,9 @@ them per target onto the affinity table's scale.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
@@ -279,8 +281,8 @@ class DDS(Estimator):
 
     @staticmethod
     def _kernel(x: np.ndarray) -> np.ndarray:
-        sd = x.std(0)
-        z = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+        mu, sd = _standardizer(x)
+        z = (x - mu) / sd
         return np.exp(-pdist(z, "cityblock") / x.shape[1])  # gamma = 1/p (sklearn's default)
 
     def fit(self, reps: Splits, labels: Splits, basis: Basis | None = None) -> DDS:
@@ -384,19 +386,9 @@ class Ridge(Estimator):
 
     def combine(self, parts: Sequence[Basis]) -> Basis:
         """The dual basis of the parts' concatenated features: the kernels' sum."""
-        if not parts:
-            raise input_error("ridge parts", 0, "one basis per source of the set")
-        kinds = {b.kind for b in parts}
-        rows = {(b.shapes["small"][0], b.shapes["test"][0]) for b in parts}
-        dual = all("p" in b.arrays for b in parts)
-        if kinds != {self.basis_kind()} or len(rows) != 1 or not dual:
-            want = f"dual parts made by {self.basis_kind()} from the same rows"
-            raise input_error("ridge parts", sorted(kinds), want)
-        arrays = {key: sum(b.arrays[key] for b in parts[1:]) + parts[0].arrays[key]
-                  for key in parts[0].arrays}  # fmt: skip
-        (n, nt), p = rows.pop(), sum(b.shapes["small"][1] for b in parts)
+        arrays, shapes = _summed_parts(parts, "ridge parts", self.basis_kind(), "p")
         flops = (len(parts) - 1) * sum(int(a.size) for a in arrays.values())
-        return Basis(self.basis_kind(), arrays, flops, {"small": (n, p), "test": (nt, p)})
+        return Basis(self.basis_kind(), arrays, flops, shapes)
 
     def basis_kind(self) -> str:
         return (
@@ -489,6 +481,22 @@ class Ridge(Estimator):
         self.flops_ = flops
 
 
+def _summed_parts(
+    parts: Sequence[Basis], what: str, kind: str, key: str
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    """The parts' arrays added key by key (kernels of concatenated features add, and so do
+    feature counts), after checking that they are ``kind`` parts holding ``key``, made from
+    the same rows; and the concatenation's shapes. One part is returned as it is."""
+    kinds = sorted({b.kind for b in parts})
+    rows = {(b.shapes["small"][0], b.shapes["test"][0]) for b in parts}
+    if kinds != [kind] or len(rows) != 1 or not all(key in b.arrays for b in parts):
+        raise input_error(what, kinds or "none", f"{kind} parts made from the same rows")
+    arrays = {k: functools.reduce(operator.add, (b.arrays[k] for b in parts))
+              for k in parts[0].arrays}  # fmt: skip
+    (n, nt), p = rows.pop(), sum(b.shapes["small"][1] for b in parts)
+    return arrays, {"small": (n, p), "test": (nt, p)}
+
+
 def _standardizer(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations (1 where a column is constant)."""
     mu, sd = rows.mean(0), rows.std(0)
@@ -552,17 +560,12 @@ class LogME(Estimator):
 
     def combine(self, parts: Sequence[Basis]) -> Basis:
         """The dual eigenbasis of the parts' concatenated features: eigh of the summed kernel."""
-        rows = {(b.shapes["small"][0], b.shapes["test"][0]) for b in parts}
-        if not parts or {b.kind for b in parts} != {"logme-part"} or len(rows) != 1:
-            raise input_error("logme parts", sorted({b.kind for b in parts}),
-                              "logme-part bases made from the same rows")  # fmt: skip
-        (n, nt), d = rows.pop(), sum(b.shapes["small"][1] for b in parts)
-        k = sum(b.arrays["k"] for b in parts[1:]) + parts[0].arrays["k"]
-        kt = sum(b.arrays["kt"] for b in parts[1:]) + parts[0].arrays["kt"]
-        s, u = np.linalg.eigh(k)
-        arrays = {"s": np.clip(s, 0.0, None), "u": u, "kt": kt, "d": np.array([float(d)])}
+        summed, shapes = _summed_parts(parts, "logme parts", "logme-part", "k")
+        (n, _), (nt, _) = shapes["small"], shapes["test"]
+        s, u = np.linalg.eigh(summed["k"])
+        arrays = {"s": np.clip(s, 0.0, None), "u": u, "kt": summed["kt"], "d": summed["d"]}
         flops = (len(parts) - 1) * (n * n + nt * n) + 9 * n**3
-        return Basis(self.basis_kind(), arrays, flops, {"small": (n, d), "test": (nt, d)})
+        return Basis(self.basis_kind(), arrays, flops, shapes)
 
     def basis_kind(self) -> str:
         return "logme"  # logme_probe fits the same model: it shares the basis
